@@ -1,0 +1,238 @@
+"""Calibration: token batches -> per-tensor score histograms -> thresholds.
+
+Data flow (how batches move through the model) is kept here; what a method does
+with the statistics is in ``methods.py``/``plan.py``.
+
+Two modes:
+- ``dense``: ONE forward pass over the calibration tokens with statistics hooks;
+  thresholds for every level come from the same histograms.
+- ``sequential``: per level, block by block, with earlier blocks (and earlier
+  input groups of the same block) already sparsified at that level, so that
+  each threshold is the quantile of the activations the sparse model really
+  sees. Costs about 3 forward passes per level; fixes the overshoot that
+  dense thresholds show at high levels (docs/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from .arch import INPUT_GROUPS, gguf_name
+from .data import calibration_documents
+from .histogram import LogHistogram
+from .model import LoadedModel
+from .plan import SparsityPlan
+from .sparsify import SparseEngine
+
+
+@dataclass
+class CalibrationConfig:
+    n_tokens: int = 16384
+    seq_len: int = 512
+    batch_size: int = 4
+    seed: int = 0
+    text: str | None = None  # .txt/.jsonl file; None = wiki summaries
+
+
+def calibration_batches(tokenizer, cfg: CalibrationConfig) -> torch.Tensor:
+    """[n_seqs, seq_len] token ids: seeded documents joined by blank lines, cut into sequences."""
+    n_seqs = max(1, cfg.n_tokens // cfg.seq_len)
+    need = n_seqs * cfg.seq_len
+    ids: list[int] = []
+    sep = tokenizer("\n\n", add_special_tokens=False).input_ids
+    for doc in calibration_documents(cfg.text, cfg.seed):
+        ids.extend(tokenizer(doc, add_special_tokens=False).input_ids)
+        ids.extend(sep)
+        if len(ids) >= need:
+            break
+    if len(ids) < need:
+        n_seqs = max(1, len(ids) // cfg.seq_len)
+        need = n_seqs * cfg.seq_len
+        if len(ids) < need:
+            raise ValueError(f"calibration text too short: {len(ids)} tokens < seq_len {cfg.seq_len}")
+    return torch.tensor(ids[:need], dtype=torch.long).view(n_seqs, cfg.seq_len)
+
+
+def uses_col_norm(method: str) -> bool:
+    return method in ("wina", "wisparse")
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once its input has been seen."""
+
+
+class StatsCollector:
+    """Forward pre-hooks on the first projection of each input group.
+
+    For each tensor: a histogram of |x_j| * c_j (``score``) and, shared by the
+    group, a histogram of |x_j| (``magnitude``).
+    """
+
+    def __init__(self, lm: LoadedModel, col_norms: dict[str, torch.Tensor], blocks=None,
+                 groups=INPUT_GROUPS, kinds=("score", "magnitude"), stop: bool = False):
+        self.lm, self.col_norms, self.kinds, self.stop = lm, col_norms, kinds, stop
+        self.blocks = range(lm.n_blocks) if blocks is None else blocks
+        self.groups = groups
+        self.hist: dict[str, dict[str, LogHistogram]] = {}
+        self._handles = []
+
+    def _hook(self, block: int, group: tuple[str, ...]):
+        names = [gguf_name(block, p) for p in group]
+        for n in names:
+            self.hist[n] = {k: LogHistogram() for k in self.kinds}
+
+        def pre_hook(module, args):
+            x = args[0].detach().reshape(-1, args[0].shape[-1]).abs()
+            if "magnitude" in self.kinds:
+                self.hist[names[0]]["magnitude"].add(x)
+                for n in names[1:]:  # same input: share the histogram object
+                    self.hist[n]["magnitude"] = self.hist[names[0]]["magnitude"]
+            if "score" in self.kinds:
+                for n in names:
+                    self.hist[n]["score"].add(x * self.col_norms[n])
+            if self.stop:
+                raise _StopForward
+
+        return pre_hook
+
+    def __enter__(self):
+        for i in self.blocks:
+            for g in self.groups:
+                lin = self.lm.projection(i, g[0])
+                self._handles.append(lin.register_forward_pre_hook(self._hook(i, g)))
+        return self
+
+    def __exit__(self, *exc):
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
+def thresholds_from_histograms(plan: SparsityPlan, hist: dict[str, dict[str, LogHistogram]],
+                               method: str, level_rows=None) -> None:
+    """Fill ``plan.thresholds`` rows with each tensor's quantile at its target sparsity."""
+    import numpy as np
+
+    kind = "score" if uses_col_norm(method) else "magnitude"
+    if plan.thresholds is None:
+        plan.thresholds = np.zeros_like(plan.sparsity, dtype=np.float32)
+    rows = range(len(plan.levels)) if level_rows is None else level_rows
+    for l in rows:
+        for i, name in enumerate(plan.tensors):
+            if name in hist:
+                plan.thresholds[l, i] = hist[name][kind].quantile(float(plan.sparsity[l, i]))
+
+
+@torch.no_grad()
+def collect_dense(lm: LoadedModel, tokens: torch.Tensor, col_norms: dict[str, torch.Tensor],
+                  batch_size: int = 4, progress: bool = True) -> dict[str, dict[str, LogHistogram]]:
+    """One dense pass; histograms of both scores for every tensor."""
+    body = lm.model.get_submodule(lm.spec.layers.rsplit(".", 1)[0])  # the model without lm_head
+    with StatsCollector(lm, col_norms) as stats:
+        for b in tqdm(range(0, len(tokens), batch_size), desc="calibrate (dense)", disable=not progress):
+            body(input_ids=tokens[b:b + batch_size], use_cache=False)
+    return stats.hist
+
+
+@torch.no_grad()
+def block_inputs(lm: LoadedModel, tokens: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, dict]:
+    """Hidden states entering block 0 for all sequences, and the block call's keyword args."""
+    captured: dict = {}
+
+    def catch(module, args, kwargs):
+        captured.setdefault("hidden", []).append(args[0] if args else kwargs["hidden_states"])
+        if "kwargs" not in captured:
+            captured["kwargs"] = {k: v for k, v in kwargs.items() if k != "hidden_states"}
+        raise _StopForward
+
+    body = lm.model.get_submodule(lm.spec.layers.rsplit(".", 1)[0])
+    handle = lm.blocks[0].register_forward_pre_hook(catch, with_kwargs=True)
+    try:
+        # one sequence at a time: the captured kwargs (rotary cos/sin, mask) then
+        # have batch dim 1 and broadcast over any batch size
+        for b in range(len(tokens)):
+            try:
+                body(input_ids=tokens[b:b + 1], use_cache=False)
+            except _StopForward:
+                pass
+    finally:
+        handle.remove()
+    kwargs = captured["kwargs"]
+    kwargs["use_cache"] = False
+    kwargs.pop("past_key_values", None)
+    kwargs.pop("past_key_value", None)
+    return torch.cat(captured["hidden"]), kwargs
+
+
+def _run_block(block, hidden: torch.Tensor, kwargs: dict, batch_size: int, keep_output: bool):
+    out = []
+    for b in range(0, len(hidden), batch_size):
+        try:
+            y = block(hidden[b:b + batch_size], **kwargs)
+        except _StopForward:
+            continue
+        if keep_output:
+            out.append(y[0] if isinstance(y, tuple) else y)
+    return torch.cat(out) if keep_output else None
+
+
+@torch.no_grad()
+def calibrate_sequential(lm: LoadedModel, tokens: torch.Tensor, plan: SparsityPlan, method: str,
+                         col_norms: dict[str, torch.Tensor], batch_size: int = 4,
+                         progress: bool = True) -> None:
+    """Fill ``plan.thresholds`` level by level, block by block, group by group."""
+    import numpy as np
+
+    kind = "score" if uses_col_norm(method) else "magnitude"
+    norms = col_norms if uses_col_norm(method) else {n: torch.ones_like(c) for n, c in col_norms.items()}
+    linears = lm.projections()
+    if plan.thresholds is None:
+        plan.thresholds = np.zeros_like(plan.sparsity, dtype=np.float32)
+    hidden0, kwargs = block_inputs(lm, tokens, batch_size)
+    col = {n: i for i, n in enumerate(plan.tensors)}
+    bar = tqdm(total=len(plan.levels) * lm.n_blocks, desc=f"calibrate (sequential, {method})", disable=not progress)
+    for l, level in enumerate(plan.levels):
+        hidden = hidden0
+        for i in range(lm.n_blocks):
+            block = lm.blocks[i]
+            done: dict[str, float] = {}
+            for group in INPUT_GROUPS:
+                # statistics of this group's input with the earlier groups already sparse
+                with SparseEngine(linears, done, norms), \
+                        StatsCollector(lm, norms, blocks=[i], groups=[group], kinds=(kind,), stop=True) as st:
+                    _run_block(block, hidden, kwargs, batch_size, keep_output=False)
+                for p in group:
+                    name = gguf_name(i, p)
+                    h = st.hist[name][kind] if kind == "score" else st.hist[gguf_name(i, group[0])][kind]
+                    t = h.quantile(float(plan.sparsity[l, col[name]]))
+                    plan.thresholds[l, col[name]] = t
+                    done[name] = t
+            with SparseEngine(linears, done, norms):
+                hidden = _run_block(block, hidden, kwargs, batch_size, keep_output=True)
+            bar.update(1)
+    bar.close()
+
+
+def model_col_norms(lm: LoadedModel) -> dict[str, torch.Tensor]:
+    from .sparsify import column_norms
+
+    return {n: column_norms(lin.weight) for n, lin in lm.projections().items()}
+
+
+def calibrate(lm: LoadedModel, plan: SparsityPlan, method: str, cfg: CalibrationConfig,
+              col_norms: dict[str, torch.Tensor] | None = None, mode: str = "sequential",
+              progress: bool = True) -> SparsityPlan:
+    """Thresholds for every level of ``plan`` (filled in place and returned)."""
+    col_norms = col_norms if col_norms is not None else model_col_norms(lm)
+    tokens = calibration_batches(lm.tokenizer, cfg)
+    if mode == "dense":
+        hist = collect_dense(lm, tokens, col_norms, cfg.batch_size, progress)
+        thresholds_from_histograms(plan, hist, method)
+    elif mode == "sequential":
+        calibrate_sequential(lm, tokens, plan, method, col_norms, cfg.batch_size, progress)
+    else:
+        raise ValueError(f"unknown calibration mode {mode!r}")
+    return plan
