@@ -146,5 +146,81 @@ def attach(src, out, model, **kw):
     click.echo(f"wrote {out} ({meta.method}, levels {meta.plan.levels}, default {meta.level})")
 
 
+@main.command()
+@click.argument("path", metavar="FILE.gguf", type=click.Path(path_type=Path))
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw per-block sparsity per level to this PNG.")
+@user_errors
+def inspect(path, plot):
+    """Show the wisparse metadata of a GGUF as a table.
+
+    \b
+    Example:
+      wisparse-gguf inspect smollm2-ws.gguf --plot blocks.png
+    """
+    from .export import read_metadata
+    from .report import describe, plot_block_sparsity
+
+    meta = read_metadata(existing(path))
+    if meta is None:
+        raise WisparseError(f"{path} has no wisparse metadata (make one with `wisparse-gguf attach`)")
+    click.echo(describe(meta))
+    if plot:
+        plot_block_sparsity(meta, plot)
+        click.echo(f"wrote {plot}")
+
+
+@main.command(name="eval")
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+@click.option("--sparsity", default=None, callback=parse_levels,
+              help="Level(s) to evaluate, comma-separated (default: the file's level, or 0.5).")
+@click.option("--method", "methods", multiple=True, type=click.Choice(["wisparse", "wina", "teal"]),
+              help="Calibrate this method in-process (repeatable). Without it a GGUF's own "
+                   "wisparse metadata is used; a model without metadata is evaluated dense only.")
+@click.option("--limit", type=int, default=None, help="Use the first N LAMBADA passages (or N per task).")
+@click.option("--calib-tokens", type=int, default=CalibrationConfig.n_tokens, show_default=True)
+@click.option("--seq-len", type=int, default=CalibrationConfig.seq_len, show_default=True)
+@click.option("--calibration", "mode", type=click.Choice(["sequential", "dense"]), default="sequential",
+              show_default=True)
+@click.option("--llama-ppl", is_flag=True, help="Perplexity the way llama-perplexity computes it "
+              "(LAMBADA passages joined into one text, chunks of --ctx-size, second halves scored).")
+@click.option("--ctx-size", type=int, default=512, show_default=True, help="n_ctx for --llama-ppl.")
+@click.option("--chunks", type=int, default=None, help="At most this many chunks for --llama-ppl.")
+@click.option("--dump-text", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the LAMBADA passages (joined as --llama-ppl joins them) to this file, "
+                   "for `llama-perplexity -f`, and exit.")
+@click.option("--tasks", default=None, help="Zero-shot tasks, comma-separated: "
+              "piqa,arc_easy,arc_challenge,hellaswag,winogrande,boolq (or 'all').")
+@click.option("--per-tensor", is_flag=True, help="Also print measured sparsity per tensor.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write all results to this JSON file.")
+@user_errors
+def eval_(model, sparsity, methods, limit, calib_tokens, seq_len, mode, llama_ppl, ctx_size, chunks,
+          dump_text, tasks, per_tensor, json_out):
+    """PyTorch reference: LAMBADA perplexity, KL(dense || sparse), measured sparsity.
+
+    MODEL is a HF directory or a GGUF (default: the SmolLM2-135M Q4_1 GGUF).
+
+    \b
+    Examples:
+      wisparse-gguf eval --method teal --method wina --sparsity 0.3,0.4,0.5,0.6 --limit 500
+      wisparse-gguf eval smollm2-ws.gguf --sparsity 0.5 --llama-ppl --ctx-size 512
+      wisparse-gguf eval --dump-text lambada.txt
+      wisparse-gguf eval --method wina --sparsity 0.5 --tasks all --limit 200
+    """
+    from .data import lambada_text
+
+    if dump_text:
+        if not dump_text.parent.is_dir():
+            raise WisparseError(f"output directory does not exist: {dump_text.parent}")
+        dump_text.write_text(lambada_text(limit), encoding="utf-8")
+        click.echo(f"wrote {dump_text}")
+        return
+    from .evalcmd import run_eval
+
+    run_eval(model, sparsity, methods, limit, CalibrationConfig(n_tokens=calib_tokens, seq_len=seq_len), mode,
+             llama_ppl, ctx_size, chunks, tasks, per_tensor, json_out, echo=click.echo)
+
+
 if __name__ == "__main__":
     main()
