@@ -41,16 +41,17 @@ def parse_levels(ctx, param, value):
     try:
         levels = tuple(float(x) for x in str(value).split(",") if x.strip())
     except ValueError:
-        raise click.BadParameter(f"not a comma-separated list of numbers: {value!r}")
+        raise click.ClickException(f"--{param.name}: not a comma-separated list of numbers: {value!r}")
     for s in levels:
         if not 0.0 <= s < 1.0:
-            raise click.BadParameter(f"{s} is out of range: sparsity must be in [0, 1)")
+            raise click.ClickException(f"--{param.name} {s} is out of range: sparsity must be in [0, 1)")
     return levels
 
 
 def check_sparsity(ctx, param, value):
     if value is not None and not 0.0 <= value < 1.0:
-        raise click.BadParameter(f"{value} is out of range: sparsity must be in [0, 1)")
+        # a one-line error (BadParameter would print the usage too)
+        raise click.ClickException(f"--sparsity {value} is out of range: sparsity must be in [0, 1)")
     return value
 
 
