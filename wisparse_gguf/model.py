@@ -108,3 +108,22 @@ def load_model(path: Path) -> LoadedModel:
         raise WisparseError(f"could not load {path}: {str(exc).splitlines()[0]}") from None
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, path=path)
+
+
+def save_hf_directory(lm: LoadedModel, out_dir: Path) -> Path:
+    """Write a loaded model as a plain HF directory (safetensors + tokenizer).
+
+    transformers refuses ``save_pretrained`` on a model it dequantized from a GGUF,
+    so the weights are moved into a fresh model built from the same config.
+    """
+    from transformers import AutoModelForCausalLM
+
+    config = lm.model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(lm.model.state_dict())
+    out_dir = Path(out_dir)
+    fresh.save_pretrained(out_dir)
+    lm.tokenizer.save_pretrained(out_dir)
+    return out_dir
