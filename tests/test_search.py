@@ -84,3 +84,62 @@ def test_plan_file_round_trip(searched, tmp_path):
     assert back.levels == plan.levels and back.tensors == plan.tensors and back.n_params == plan.n_params
     np.testing.assert_allclose(back.sparsity, plan.sparsity)
 
+
+
+# ---------------------------------------------------------------- CLI: search, attach --plan, inspect
+
+TINY_CLI = ["--calib-tokens", "256", "--seq-len", "64", "--generations", "3", "--population", "4"]
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from wisparse_gguf.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_search_then_attach_with_plan(tiny_dirs, calib_text, tmp_path):
+    from wisparse_gguf.export import read_metadata
+
+    plan_file = tmp_path / "plan.json"
+    r = _cli("search", tiny_dirs["llama"]["hf"], "-o", plan_file, "--levels", "0.3,0.5", "--sparsity", "0.5",
+             "--calib-text", calib_text, *TINY_CLI)
+    assert r.exit_code == 0, r.output
+    plan = load_plan(plan_file)
+    out = tmp_path / "ws.gguf"
+    r = _cli("attach", tiny_dirs["llama"]["gguf"], out, "--model", tiny_dirs["llama"]["hf"], "--plan", plan_file,
+             "--sparsity", "0.5", "--calib-text", calib_text, *TINY_CLI)
+    assert r.exit_code == 0, r.output
+    meta = read_metadata(out)
+    assert meta.method == "wisparse" and meta.plan.levels == [0.3, 0.5]
+    np.testing.assert_allclose(meta.plan.sparsity, plan.sparsity, atol=1e-6)
+    for level in meta.plan.levels:  # the budget holds in the file, every level
+        assert abs(meta.plan.budget(level) - level) < 0.005
+    r = _cli("inspect", out, "--plot", tmp_path / "alloc.png")
+    assert r.exit_code == 0 and (tmp_path / "alloc.png").stat().st_size > 0, r.output
+
+
+def test_cli_attach_default_method_searches(tiny_dirs, calib_text, tmp_path):
+    from wisparse_gguf.export import read_metadata
+
+    out = tmp_path / "ws.gguf"
+    r = _cli("attach", tiny_dirs["qwen2"]["gguf"], out, "--model", tiny_dirs["qwen2"]["hf"],
+             "--calib-text", calib_text, *TINY_CLI)
+    assert r.exit_code == 0, r.output
+    meta = read_metadata(out)
+    assert meta.method == "wisparse" and meta.plan.levels == [0.3, 0.4, 0.5, 0.6]
+    for level in meta.plan.levels:
+        assert abs(meta.plan.budget(level) - level) < 0.005
+    assert not np.allclose(meta.plan.sparsity, np.asarray(meta.plan.levels)[:, None])  # not uniform
+
+
+def test_cli_bad_plan_is_one_line_error(tiny_dirs, calib_text, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    for plan in (bad, tmp_path / "missing.json"):
+        r = _cli("attach", tiny_dirs["llama"]["gguf"], tmp_path / "o.gguf", "--model", tiny_dirs["llama"]["hf"],
+                 "--plan", plan, "--calib-text", calib_text, *TINY_CLI)
+        assert r.exit_code == 1 and "Traceback" not in r.output
+        assert r.output.strip().splitlines()[-1].startswith("Error:"), r.output
+        assert not (tmp_path / "o.gguf").exists()

@@ -17,8 +17,9 @@ import click
 from .calibrate import CalibrationConfig
 from .errors import WisparseError
 from .plan import DEFAULT_LEVELS
+from .search import SearchConfig
 
-METHOD_HELP = ("wisparse: |x|*||W_col|| score (uniform allocation for now); "
+METHOD_HELP = ("wisparse: |x|*||W_col|| score, budget allocated by block search + intra-block split; "
                "wina: |x|*||W_col||, uniform; teal: |x|, uniform")
 
 
@@ -71,7 +72,15 @@ def sparsify_options(fn):
                      help="Calibration token budget."),
         click.option("--seq-len", type=int, default=CalibrationConfig.seq_len, show_default=True,
                      help="Calibration sequence length."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Calibration sampling seed."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of the calibration sample and of the wisparse search."),
+        click.option("--generations", type=int, default=SearchConfig.generations, show_default=True,
+                     help="wisparse: generations of the evolutionary block search."),
+        click.option("--population", type=int, default=SearchConfig.population, show_default=True,
+                     help="wisparse: population of the evolutionary block search."),
+        click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="wisparse: use this plan (`wisparse-gguf search -o`) instead of searching; "
+                                        "its levels replace --levels."),
         click.option("--calibration", "mode", type=click.Choice(["sequential", "dense"]), default="sequential",
                      show_default=True,
                      help="sequential: per level, block by block with earlier blocks already sparse; "
@@ -82,11 +91,18 @@ def sparsify_options(fn):
     return fn
 
 
-def make_options(sparsity, levels, method, calib_text, calib_tokens, seq_len, seed, mode):
+def make_options(sparsity, levels, method, calib_text, calib_tokens, seq_len, seed, mode,
+                 generations=SearchConfig.generations, population=SearchConfig.population, plan_path=None):
     from .pipeline import SparsifyOptions
 
+    if generations < 1 or population < 2:
+        raise WisparseError("--generations must be >= 1 and --population >= 2")
+    if plan_path is not None and method != "wisparse":
+        raise WisparseError(f"--plan is a wisparse allocation; it does not apply to --method {method}")
     cfg = CalibrationConfig(n_tokens=calib_tokens, seq_len=seq_len, seed=seed, text=calib_text)
-    return SparsifyOptions(sparsity=sparsity, method=method, levels=levels, calibration=cfg, mode=mode)
+    search = SearchConfig(generations=generations, population=population, seed=seed)
+    return SparsifyOptions(sparsity=sparsity, method=method, levels=levels, calibration=cfg, mode=mode,
+                           search=search, plan_path=plan_path)
 
 
 def existing(path: Path) -> Path:
@@ -148,9 +164,47 @@ def attach(src, out, model, **kw):
 
 
 @main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Write the plan (per-tensor sparsity per level) to this JSON file.")
+@sparsify_options
+@user_errors
+def search(model, out, **kw):
+    """Search the wisparse allocation of MODEL (HF dir or GGUF) and save it as a plan.
+
+    The plan holds each tensor's target sparsity at each level; `convert`/`attach
+    --plan plan.json` then only calibrate its thresholds.
+
+    \b
+    Example:
+      wisparse-gguf search SmolLM2-135M-Instruct.Q4_1.gguf --sparsity 0.5 -o plan.json
+      wisparse-gguf attach SmolLM2-135M-Instruct.Q4_1.gguf ws.gguf --plan plan.json
+    """
+    from .pipeline import check_output
+    from .plan import with_level
+    from .search import format_report, save_plan, search_plan
+    from .calibrate import model_col_norms
+    from .model import check_supported, load_model
+
+    opts = make_options(**kw)
+    if opts.method != "wisparse" or opts.plan_path is not None:
+        raise WisparseError("search makes a wisparse plan: leave --method and --plan out")
+    opts.check()
+    check_output(out)
+    check_supported(existing(model))
+    lm = load_model(model)
+    plan, report = search_plan(lm, with_level(opts.levels, opts.sparsity), opts.calibration, opts.search,
+                               model_col_norms(lm))
+    save_plan(plan, out, report=report)
+    click.echo(format_report(report))
+    click.echo(f"wrote {out} (levels {plan.levels}; budgets " +
+               ", ".join(f"{plan.budget(x):.4f}" for x in plan.levels) + ")")
+
+
+@main.command()
 @click.argument("path", metavar="FILE.gguf", type=click.Path(path_type=Path))
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also draw per-block sparsity per level to this PNG.")
+              help="Also draw per-block sparsity per level and per-tensor sparsity to this PNG.")
 @user_errors
 def inspect(path, plot):
     """Show the wisparse metadata of a GGUF as a table.

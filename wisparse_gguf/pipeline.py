@@ -18,6 +18,7 @@ from .errors import WisparseError
 from .export import WisparseMetadata, atomic_output, gguf_col_norms, write_with_metadata
 from .model import LoadedModel, check_supported, gguf_architecture, is_gguf, load_model, read_gguf
 from .plan import DEFAULT_LEVELS, SparsityPlan, with_level
+from .search import SearchConfig
 
 METHODS = ("wisparse", "wina", "teal")
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
@@ -31,6 +32,8 @@ class SparsifyOptions:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     mode: str = "sequential"
     progress: bool = True
+    search: "SearchConfig | None" = None  # wisparse allocation settings (None: defaults)
+    plan_path: Path | None = None  # wisparse: a saved plan (`wisparse-gguf search`) instead of searching
 
     def check(self) -> None:
         for s in (self.sparsity, *self.levels):
@@ -75,6 +78,10 @@ def build_metadata(lm: LoadedModel, reader, opts: SparsifyOptions) -> WisparseMe
         norms = gguf_col_norms(reader, names, opts.progress)
     else:  # teal: c_j = 1 so the runtime keeps one rule
         norms = {n: np.ones(lm.projections()[n].in_features, np.float32) for n in names}
+    if opts.method == "wisparse":  # mixed-granularity allocation (search.py); thresholds below
+        from .search import allocate
+
+        plan = allocate(lm, names, levels, opts, {n: torch.from_numpy(v) for n, v in norms.items()})
     calibrate(lm, plan, opts.method, opts.calibration,
               col_norms={n: torch.from_numpy(v) for n, v in norms.items()},
               mode=opts.mode, progress=opts.progress)

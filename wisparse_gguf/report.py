@@ -61,13 +61,25 @@ def plot_block_sparsity(meta: WisparseMetadata, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     blocks, bs = block_sparsity(meta)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     for li, level in enumerate(meta.plan.levels):
         ax.plot(blocks, bs[:, li], marker="o", ms=3, label=f"level {level:g}")
     ax.set_xlabel("block")
     ax.set_ylabel("target sparsity")
     ax.set_title(f"wisparse ({meta.method}): per-block sparsity")
     ax.legend()
+    # per-tensor sparsity at the default level: blocks x projections
+    p = meta.plan
+    row = p.sparsity[p.level_index(meta.level)]
+    grid = np.full((len(blocks), len(PROJECTIONS)), np.nan)
+    for i, t in enumerate(p.tensors):
+        b, proj = parse_gguf_name(t)
+        grid[blocks.index(b), PROJECTIONS.index(proj)] = row[i]
+    im = ax2.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=max(0.95, float(np.nanmax(grid))))
+    ax2.set_xticks(range(len(PROJECTIONS)), PROJECTIONS)
+    ax2.set_ylabel("block")
+    ax2.set_title(f"per-tensor sparsity at level {meta.level:g}")
+    fig.colorbar(im, ax=ax2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -24,6 +24,7 @@ the dense log-probabilities of the held-out tokens.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -467,3 +468,35 @@ def load_plan(path: Path) -> SparsityPlan:
     sp = np.asarray(data["sparsity"], np.float32)
     return SparsityPlan(levels=[float(x) for x in data["levels"]], tensors=list(data["tensors"]), sparsity=sp,
                         n_params={k: int(v) for k, v in data["n_params"].items()})
+
+
+def allocate(lm: LoadedModel, names: list[str], levels, opts, col_norms: dict[str, torch.Tensor]) -> SparsityPlan:
+    """The wisparse plan for ``convert``/``attach``: a saved plan (opts.plan_path) or a fresh search."""
+    if opts.plan_path is not None:
+        plan = load_plan(opts.plan_path)
+        if plan.tensors != list(names):
+            raise WisparseError(f"plan {opts.plan_path} was made for other tensors "
+                                f"({len(plan.tensors)} tensors, this model has {len(names)})")
+        if not any(abs(level - opts.sparsity) < 1e-6 for level in plan.levels):
+            raise WisparseError(f"--sparsity {opts.sparsity} is not a level of plan {opts.plan_path} "
+                                f"({', '.join(f'{x:g}' for x in plan.levels)})")
+        for level in plan.levels:
+            if abs(plan.budget(level) - level) > 0.005:
+                raise WisparseError(f"plan {opts.plan_path}: level {level:g} has budget {plan.budget(level):.4f}")
+        return plan
+    plan, report = search_plan(lm, levels, opts.calibration, opts.search or SearchConfig(), col_norms,
+                               progress=opts.progress)
+    if opts.progress:
+        print(format_report(report), file=sys.stderr)
+    return plan
+
+
+def format_report(report: dict) -> str:
+    from .report import format_table
+
+    rows = [[f"{r['level']:g}", r["uniform_true_kl"], r["true_kl"], r["seconds"]] for r in report["levels"]]
+    t = report["timings_s"]
+    head = (f"allocation on {report['device']}: histograms {t['histograms']:.0f}s, intra-block paths "
+            f"{t['intra_block']:.0f}s, block curves {t['curves']:.0f}s, search {t['search']:.0f}s")
+    return "\n".join([head, format_table(["level", "held-out KL uniform", "held-out KL searched", "seconds"],
+                                         rows)])
