@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""The accuracy table: dense, teal and wina (uniform), and wisparse (allocated) side by side.
+
+Same model, same calibration tokens, same evaluation harness for every row:
+LAMBADA perplexity and KL(dense || sparse) from the PyTorch reference engine
+(wisparse_gguf.evaluate), zero-shot accuracy from `wisparse_gguf.zeroshot`
+(when present; --tasks), measured sparsity. The ablation is built in:
+
+  wina            = the weight-aware score alone, uniform allocation
+  wisparse-block  = + evolutionary block search (uniform split inside each block)
+  wisparse        = + intra-block refinement (the full method)
+
+Writes a JSON of everything, a Markdown table and a PNG (accuracy and perplexity
+vs sparsity), and prints the table. Rerunnable:
+
+  python tools/accuracy_table.py --limit 500 --levels 0.4,0.5,0.6 --out-dir docs/accuracy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wisparse_gguf.calibrate import CalibrationConfig, calibrate, model_col_norms  # noqa: E402
+from wisparse_gguf.data import default_model_path, lambada_passages  # noqa: E402
+from wisparse_gguf.evaluate import SparseConfig, evaluate_passages  # noqa: E402
+from wisparse_gguf.model import load_model  # noqa: E402
+from wisparse_gguf.plan import SparsityPlan  # noqa: E402
+from wisparse_gguf.report import format_table  # noqa: E402
+from wisparse_gguf.search import SearchConfig, search_plan  # noqa: E402
+from wisparse_gguf.sparsify import param_counts  # noqa: E402
+
+METHODS = ("teal", "wina", "wisparse-block", "wisparse")
+TASKS = ("piqa", "arc_easy", "arc_challenge", "hellaswag", "winogrande", "boolq")
+
+
+def build_configs(lm, methods, levels, calib: CalibrationConfig, mode: str, search: SearchConfig, log):
+    """SparseConfig per (method, level) and what each cost."""
+    norms = model_col_norms(lm)
+    unit = {n: torch.ones_like(c) for n, c in norms.items()}
+    names = list(lm.projections())
+    weights = param_counts(lm.projections())
+    configs, info = [], {}
+    for method in methods:
+        t0 = time.time()
+        report = None
+        if method.startswith("wisparse"):
+            cfg = SearchConfig(**{**search.__dict__, "intra_block": method == "wisparse"})
+            plan, report = search_plan(lm, levels, calib, cfg, norms)
+            use, score = norms, "wisparse"
+        else:
+            plan = SparsityPlan.uniform(levels, names, weights)
+            use, score = (norms, "wina") if method == "wina" else (unit, "teal")
+        t_search = time.time() - t0
+        calibrate(lm, plan, score, calib, col_norms=use, mode=mode)
+        info[method] = {"search_s": t_search, "calibrate_s": time.time() - t0 - t_search,
+                        "budgets": {f"{x:g}": plan.budget(x) for x in levels},
+                        "search": None if report is None else {k: report[k] for k in ("timings_s", "levels")}}
+        log(f"{method}: allocation {t_search:.0f}s, thresholds {info[method]['calibrate_s']:.0f}s")
+        for level in levels:
+            configs.append(SparseConfig(f"{method}@{level:g}", plan.thresholds_at(level), use))
+    return configs, info
+
+
+def zero_shot(lm, configs, tasks, limit, log):
+    """label -> {task: acc}, through wisparse_gguf.zeroshot (H1's scorer), or {} when it is absent."""
+    try:
+        from wisparse_gguf.zeroshot import run_zeroshot
+    except ImportError:
+        log("zero-shot: wisparse_gguf.zeroshot is not there yet; skipped")
+        return {}
+    raw = run_zeroshot(lm, configs, ",".join(tasks), limit, log)
+    return normalise_zeroshot(raw)
+
+
+def normalise_zeroshot(raw) -> dict:
+    """Accept {label: {task: acc}} or a list of records with label/task/acc(_norm)."""
+    out: dict = {}
+    if isinstance(raw, dict):
+        for label, per_task in raw.items():
+            out[label] = {t: float(v["acc"] if isinstance(v, dict) else v) for t, v in per_task.items()}
+    else:
+        for r in raw:
+            acc = r.get("acc_norm") if r.get("acc_norm") is not None and r.get("task") in ("hellaswag", "arc_challenge", "piqa", "arc_easy") else r.get("acc")
+            out.setdefault(r["label"], {})[r["task"]] = float(acc)
+    return out
+
+
+def table_rows(results, zs, tasks):
+    rows = []
+    for r in results:
+        label = r["label"]
+        accs = [zs.get(label, {}).get(t) for t in tasks]
+        avg = sum(accs) / len(accs) if accs and all(a is not None for a in accs) else None
+        r["zeroshot"], r["avg_acc"] = dict(zip(tasks, accs)), avg
+        rows.append([label, "-" if r["target"] is None else f"{r['target']:g}",
+                     "-" if r["sparsity"] is None else f"{r['sparsity']:.3f}", f"{r['ppl']:.2f}",
+                     "-" if r["kl"] is None else f"{r['kl']:.4f}",
+                     *["-" if a is None else f"{100 * a:.1f}" for a in accs],
+                     "-" if avg is None else f"{100 * avg:.2f}"])
+    return rows
+
+
+def gap_closed(results, level, key):
+    """Fraction of the better baseline's gap to dense that wisparse closes at ``level``."""
+    by = {r["label"]: r for r in results}
+    dense = 0.0 if key == "kl" else by["dense"][key]
+    base = [by[f"{m}@{level:g}"][key] for m in ("teal", "wina") if f"{m}@{level:g}" in by]
+    ws = by.get(f"wisparse@{level:g}")
+    if not base or ws is None:
+        return None
+    best = min(base)
+    return (best - ws[key]) / (best - dense) if best != dense else None
+
+
+def plot(results, levels, methods, path: Path, has_acc: bool):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = {r["label"]: r for r in results}
+    panels = [("ppl", "LAMBADA perplexity (log)")] + ([("avg_acc", "average zero-shot accuracy")] if has_acc else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
+        for m in methods:
+            ys = [by[f"{m}@{x:g}"][key] for x in levels]
+            ax.plot(levels, ys, marker="o", label=m)
+        ax.axhline(by["dense"][key], color="k", ls="--", lw=1, label="dense")
+        ax.set_xlabel("target sparsity")
+        ax.set_title(title)
+        if key == "ppl":
+            ax.set_yscale("log")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=None, help="HF dir or GGUF (default: SmolLM2-135M Q4_1)")
+    ap.add_argument("--levels", default="0.4,0.5,0.6")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--limit", type=int, default=500, help="LAMBADA passages (0 = all)")
+    ap.add_argument("--tasks", default="", help="zero-shot tasks, comma-separated, or 'all' (needs wisparse_gguf.zeroshot)")
+    ap.add_argument("--task-limit", type=int, default=200, help="examples per zero-shot task")
+    ap.add_argument("--calib-tokens", type=int, default=CalibrationConfig.n_tokens)
+    ap.add_argument("--seq-len", type=int, default=CalibrationConfig.seq_len)
+    ap.add_argument("--calibration", default="sequential", choices=("sequential", "dense"))
+    ap.add_argument("--generations", type=int, default=SearchConfig.generations)
+    ap.add_argument("--population", type=int, default=SearchConfig.population)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default=None, help="cuda when available, else cpu")
+    ap.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "accuracy")
+    ap.add_argument("--name", default="smollm2-135m")
+    args = ap.parse_args(argv)
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    levels = [float(x) for x in args.levels.split(",")]
+    methods = [m for m in args.methods.split(",") if m]
+    tasks = list(TASKS) if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    t_start = time.time()
+
+    model = args.model or default_model_path()
+    lm = load_model(model)
+    calib = CalibrationConfig(n_tokens=args.calib_tokens, seq_len=args.seq_len, seed=args.seed)
+    search = SearchConfig(generations=args.generations, population=args.population, seed=args.seed)
+    configs, info = build_configs(lm, methods, levels, calib, args.calibration, search, log)
+
+    lm.model.to(device)
+    for c in configs:
+        c.col_norms = {n: v.to(device) for n, v in c.col_norms.items()}
+    passages = lambada_passages()[:args.limit] if args.limit else lambada_passages()
+    evals = evaluate_passages(lm, passages, configs)
+    targets = {c.label: float(c.label.split("@")[1]) for c in configs}
+    results = [{"label": e.label, "target": targets.get(e.label), "ppl": e.ppl,
+                "kl": e.mean_kl if e.label != "dense" else None,
+                "sparsity": e.overall_sparsity if e.label != "dense" else None, "n_pred": e.n_pred}
+               for e in evals]
+    zs = zero_shot(lm, configs, tasks, args.task_limit, log) if tasks else {}
+
+    headers = ["config", "target", "sparsity", "ppl", "KL", *tasks, "avg"] if tasks else \
+        ["config", "target", "sparsity", "ppl", "KL"]
+    rows = table_rows(results, zs, tasks)
+    if not tasks:
+        rows = [r[:5] for r in rows]
+    gaps = {f"{x:g}": {"ppl": gap_closed(results, x, "ppl"), "kl": gap_closed(results, x, "kl")} for x in levels}
+    cmd = "python tools/accuracy_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    md = [f"Model {model.name}, {len(passages)} LAMBADA passages ({results[0]['n_pred']} predicted tokens), "
+          f"calibration {args.calib_tokens} tokens ({args.calibration}), device {device}, "
+          f"{time.time() - t_start:.0f} s in all.", "", "`" + cmd + "`", "",
+          "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    md += ["", "Gap to dense closed by wisparse vs the better uniform baseline (1 = all of it):", ""]
+    md += [f"- {lvl}: perplexity {fmt(g['ppl'])}, KL {fmt(g['kl'])}" for lvl, g in gaps.items()]
+    png = args.out_dir / f"accuracy_{args.name}.png"
+    plot(results, levels, methods, png, has_acc=bool(zs))
+    (args.out_dir / f"accuracy_{args.name}.md").write_text("\n".join(md) + "\n")
+    (args.out_dir / f"accuracy_{args.name}.json").write_text(json.dumps(
+        {"command": cmd, "model": str(model), "device": device, "levels": levels, "limit": args.limit,
+         "task_limit": args.task_limit, "calibration": vars(calib) | {"text": None}, "search": search.__dict__,
+         "results": results, "gaps": gaps, "methods": info, "seconds": time.time() - t_start},
+        indent=1, default=str))
+    print(format_table(headers, rows))
+    print("\n".join(md[-len(gaps) - 2:]))
+    print(f"wrote {args.out_dir}/accuracy_{args.name}.{{md,json,png}}")
+    return 0
+
+
+def fmt(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
