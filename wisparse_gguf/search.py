@@ -49,9 +49,10 @@ class SearchConfig:
     population: int = 32
     seed: int = 0
     heldout_seqs: int = 2  # calibration sequences after the threshold tokens, for the fitness
-    curve_tokens: int = 256  # tokens per held-out sequence used for the sensitivity curves
+    curve_tokens: int = 128  # tokens per held-out sequence used for the sensitivity curves
+    hist_tokens: int = 8192  # threshold tokens whose dense score histograms rank candidates
     recon_tokens: int = 256  # tokens (of the threshold set) for the intra-block reconstruction error
-    grid: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # curve points
+    grid: tuple[float, ...] = (0.0, 0.25, 0.4, 0.5, 0.6, 0.7, 0.85, 0.95)  # curve points
     tensor_step: float = 0.1  # greedy step of one tensor's sparsity inside a block
     max_sparsity: float = 0.95
     true_evals: int = 3  # best surrogate candidates evaluated for real, per level
@@ -314,7 +315,8 @@ def prepare(lm: LoadedModel, calib: CalibrationConfig, cfg: SearchConfig, col_no
     timings: dict[str, float] = {}
     t0 = time.time()
     thr_tokens, heldout = calibration_split(lm.tokenizer, calib, cfg.heldout_seqs)
-    hist = collect_dense(lm, thr_tokens, col_norms, calib.batch_size, progress)
+    n_hist = max(1, cfg.hist_tokens // thr_tokens.shape[1])
+    hist = collect_dense(lm, thr_tokens[:n_hist], col_norms, calib.batch_size, progress)
     table = ThresholdTable(hist, kind)
     timings["histograms"] = time.time() - t0
 
