@@ -227,7 +227,8 @@ def calibrate(lm: LoadedModel, plan: SparsityPlan, method: str, cfg: Calibration
               progress: bool = True) -> SparsityPlan:
     """Thresholds for every level of ``plan`` (filled in place and returned)."""
     col_norms = col_norms if col_norms is not None else model_col_norms(lm)
-    tokens = calibration_batches(lm.tokenizer, cfg)
+    tokens = calibration_batches(lm.tokenizer, cfg).to(lm.device)
+    col_norms = {n: c.to(lm.device) for n, c in col_norms.items()}
     if mode == "dense":
         hist = collect_dense(lm, tokens, col_norms, cfg.batch_size, progress)
         thresholds_from_histograms(plan, hist, method)

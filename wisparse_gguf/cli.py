@@ -246,12 +246,13 @@ def inspect(path, plot):
                    "for `llama-perplexity -f`, and exit.")
 @click.option("--tasks", default=None, help="Zero-shot tasks, comma-separated: "
               "piqa,arc_easy,arc_challenge,hellaswag,winogrande,boolq (or 'all').")
+@click.option("--device", default=None, help="torch device for the reference engine (default cpu), e.g. cuda.")
 @click.option("--per-tensor", is_flag=True, help="Also print measured sparsity per tensor.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write all results to this JSON file.")
 @user_errors
 def eval_(model, sparsity, methods, limit, calib_tokens, seq_len, mode, llama_ppl, ctx_size, chunks,
-          dump_text, tasks, per_tensor, json_out):
+          dump_text, tasks, per_tensor, json_out, device):
     """PyTorch reference: LAMBADA perplexity, KL(dense || sparse), measured sparsity.
 
     MODEL is a HF directory or a GGUF (default: the SmolLM2-135M Q4_1 GGUF).
@@ -274,7 +275,7 @@ def eval_(model, sparsity, methods, limit, calib_tokens, seq_len, mode, llama_pp
     from .evalcmd import run_eval
 
     run_eval(model, sparsity, methods, limit, CalibrationConfig(n_tokens=calib_tokens, seq_len=seq_len), mode,
-             llama_ppl, ctx_size, chunks, tasks, per_tensor, json_out, echo=click.echo)
+             llama_ppl, ctx_size, chunks, tasks, per_tensor, json_out, echo=click.echo, device=device)
 
 
 if __name__ == "__main__":

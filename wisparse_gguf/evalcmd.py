@@ -64,7 +64,7 @@ def gguf_add_bos(path: Path, lm: LoadedModel) -> bool:
 
 
 def run_eval(model, levels, methods, limit, cfg: CalibrationConfig, mode, llama_ppl, ctx_size, chunks,
-             tasks, per_tensor, json_out, echo=print) -> dict:
+             tasks, per_tensor, json_out, echo=print, device: str | None = None) -> dict:
     from .data import default_model_path
 
     model = Path(model) if model else default_model_path()
@@ -73,7 +73,7 @@ def run_eval(model, levels, methods, limit, cfg: CalibrationConfig, mode, llama_
     if json_out and not Path(json_out).parent.is_dir():
         raise WisparseError(f"output directory does not exist: {Path(json_out).parent}")
     check_supported(model)
-    lm = load_model(model)
+    lm = load_model(model, device)
     if methods:
         configs, targets = configs_from_calibration(lm, methods, levels or (0.5,), cfg, mode)
     elif is_gguf(model):

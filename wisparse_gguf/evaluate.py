@@ -68,7 +68,7 @@ def _pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _log_probs(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    logits = lm.model(input_ids=ids, attention_mask=mask.long(), use_cache=False).logits
+    logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.long().to(lm.device), use_cache=False).logits
     return F.log_softmax(logits[:, :-1].float(), dim=-1)
 
 
@@ -83,12 +83,12 @@ def evaluate_passages(lm: LoadedModel, passages, configs: list[SparseConfig], ma
     results = [EvalResult(c.label) for c in configs]
     batches = list(passage_batches(lm.tokenizer, passages, max_tokens))
     for ids, mask in tqdm(batches, desc="evaluate", disable=not progress):
-        target = ids[:, 1:]
-        valid = mask[:, 1:]
+        target = ids[:, 1:].to(lm.device)
+        valid = mask[:, 1:].to(lm.device)
         lp_dense = _log_probs(lm, ids, mask)
         _accumulate(dense, lp_dense, target, valid, None)
         for engine, res in zip(engines, results):
-            engine.token_mask = mask
+            engine.token_mask = mask.to(lm.device)
             with engine:
                 lp = _log_probs(lm, ids, mask)
             _accumulate(res, lp, target, valid, lp_dense)
@@ -142,7 +142,7 @@ def llama_perplexity(lm: LoadedModel, tokens: list[int], n_ctx: int, add_bos: bo
         engine.install()
     try:
         for b in tqdm(range(0, n_chunk, batch_chunks), desc="llama-perplexity", disable=not progress):
-            ids = chunks[b:b + batch_chunks]
+            ids = chunks[b:b + batch_chunks].to(lm.device)
             logits = lm.model(input_ids=ids, use_cache=False).logits[:, first:n_ctx - 1].float()
             lp = F.log_softmax(logits, dim=-1)
             target = ids[:, first + 1:]

@@ -36,6 +36,10 @@ class LoadedModel:
         return {gguf_name(i, p): self.projection(i, p) for i in range(self.n_blocks) for p in PROJECTIONS}
 
     @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
     def bos_token_id(self) -> int | None:
         return self.tokenizer.bos_token_id
 
@@ -84,7 +88,7 @@ def check_supported(path: Path) -> ArchSpec:
         raise WisparseError(f"{path}: {exc}") from None
 
 
-def load_model(path: Path) -> LoadedModel:
+def load_model(path: Path, device: str | None = None) -> LoadedModel:
     """Load ``path`` in float32 (a GGUF is dequantized by transformers; needs accelerate).
 
     float32 on purpose: bf16 matmuls may fault on these CPUs' AMX units, and the
@@ -107,6 +111,8 @@ def load_model(path: Path) -> LoadedModel:
     except (OSError, ValueError, KeyError) as exc:
         raise WisparseError(f"could not load {path}: {str(exc).splitlines()[0]}") from None
     model.eval()
+    if device:
+        model.to(device)
     return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, path=path)
 
 

@@ -35,7 +35,7 @@ class SparseEngine:
                  col_norms: dict[str, torch.Tensor]):
         self.linears = {name: linears[name] for name in thresholds}
         self.thresholds = dict(thresholds)
-        self.col_norms = {name: col_norms[name].float() for name in thresholds}
+        self.col_norms = {name: col_norms[name].float().to(self.linears[name].weight.device) for name in thresholds}
         self.zeroed = {name: 0 for name in thresholds}
         self.total = {name: 0 for name in thresholds}
         self.token_mask: torch.Tensor | None = None
@@ -56,7 +56,7 @@ class SparseEngine:
         n_in = keep.shape[-1]
         if self.token_mask is not None and self.token_mask.shape == keep.shape[:-1]:
             valid = self.token_mask
-            kept = int((keep & valid[..., None]).sum())
+            kept = int((keep & valid.to(keep.device)[..., None]).sum())
             total = int(valid.sum()) * n_in
         else:
             kept = int(keep.sum())
