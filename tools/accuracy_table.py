@@ -45,7 +45,7 @@ TASKS = ("piqa", "arc_easy", "arc_challenge", "hellaswag", "winogrande", "boolq"
 
 def build_configs(lm, methods, levels, calib: CalibrationConfig, mode: str, search: SearchConfig, log):
     """SparseConfig per (method, level) and what each cost."""
-    norms = model_col_norms(lm)
+    norms = {n: c.to(next(lm.model.parameters()).device) for n, c in model_col_norms(lm).items()}
     unit = {n: torch.ones_like(c) for n, c in norms.items()}
     names = list(lm.projections())
     weights = param_counts(lm.projections())
@@ -175,11 +175,11 @@ def main(argv=None) -> int:
 
     model = args.model or default_model_path()
     lm = load_model(model)
+    lm.model.to(device)  # calibration, search and evaluation all run there
     calib = CalibrationConfig(n_tokens=args.calib_tokens, seq_len=args.seq_len, seed=args.seed)
     search = SearchConfig(generations=args.generations, population=args.population, seed=args.seed)
     configs, info = build_configs(lm, methods, levels, calib, args.calibration, search, log)
 
-    lm.model.to(device)
     for c in configs:
         c.col_norms = {n: v.to(device) for n, v in c.col_norms.items()}
     passages = lambada_passages()[:args.limit] if args.limit else lambada_passages()

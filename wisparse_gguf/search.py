@@ -282,6 +282,10 @@ class Allocation:
         return mean_kl(lp_dense, lp)
 
 
+def _model_device(lm: LoadedModel) -> torch.device:
+    return next(lm.model.parameters()).device
+
+
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -316,7 +320,8 @@ def prepare(lm: LoadedModel, calib: CalibrationConfig, cfg: SearchConfig, col_no
     t0 = time.time()
     thr_tokens, heldout = calibration_split(lm.tokenizer, calib, cfg.heldout_seqs)
     n_hist = max(1, cfg.hist_tokens // thr_tokens.shape[1])
-    hist = collect_dense(lm, thr_tokens[:n_hist], col_norms, calib.batch_size, progress)
+    home = _model_device(lm)  # histograms where the model is; the rest on the fastest device
+    hist = collect_dense(lm, thr_tokens[:n_hist].to(home), col_norms, calib.batch_size, progress)
     table = ThresholdTable(hist, kind)
     timings["histograms"] = time.time() - t0
 
@@ -420,6 +425,7 @@ def search_plan(lm: LoadedModel, levels, calib: CalibrationConfig, cfg: SearchCo
                 progress: bool = True) -> tuple[SparsityPlan, dict]:
     """A SparsityPlan (per-tensor sparsities, no thresholds yet) for every level, and a report."""
     t_start = time.time()
+    home = _model_device(lm)
     alloc = prepare(lm, calib, cfg, col_norms, kind, progress)
     levels = [float(x) for x in levels]
     plan = SparsityPlan(levels=levels, tensors=alloc.names, sparsity=np.zeros((len(levels), len(alloc.names)),
@@ -433,7 +439,7 @@ def search_plan(lm: LoadedModel, levels, calib: CalibrationConfig, cfg: SearchCo
             plan.sparsity[li] = [sp[n] for n in alloc.names]
             reports.append(rep)
     finally:
-        lm.model.to("cpu")
+        lm.model.to(home)
     alloc.timings["search"] = time.time() - t0
     alloc.timings["total"] = time.time() - t_start
     report = {"config": asdict(cfg), "device": str(_device()), "timings_s": alloc.timings,
