@@ -83,15 +83,14 @@ def zero_shot(lm, configs, tasks, limit, log):
 
 
 def normalise_zeroshot(raw) -> dict:
-    """Accept {label: {task: acc}} or a list of records with label/task/acc(_norm)."""
+    """{label: {task: score}} from run_zeroshot's {label: {task: {acc, acc_norm?, n}, "average": x}}.
+
+    The score is acc_norm where the task reports it, else acc: the metric that
+    lm-eval papers average, and the one run_zeroshot averages.
+    """
     out: dict = {}
-    if isinstance(raw, dict):
-        for label, per_task in raw.items():
-            out[label] = {t: float(v["acc"] if isinstance(v, dict) else v) for t, v in per_task.items()}
-    else:
-        for r in raw:
-            acc = r.get("acc_norm") if r.get("acc_norm") is not None and r.get("task") in ("hellaswag", "arc_challenge", "piqa", "arc_easy") else r.get("acc")
-            out.setdefault(r["label"], {})[r["task"]] = float(acc)
+    for label, per_task in raw.items():
+        out[label] = {t: float(v.get("acc_norm", v["acc"])) for t, v in per_task.items() if isinstance(v, dict)}
     return out
 
 
@@ -160,6 +159,8 @@ def main(argv=None) -> int:
     ap.add_argument("--generations", type=int, default=SearchConfig.generations)
     ap.add_argument("--population", type=int, default=SearchConfig.population)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--search-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="other SearchConfig fields, e.g. --search-opt true_evals=8 (repeatable)")
     ap.add_argument("--device", default=None, help="cuda when available, else cpu")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "accuracy")
     ap.add_argument("--name", default="smollm2-135m")
@@ -177,7 +178,8 @@ def main(argv=None) -> int:
     lm = load_model(model)
     lm.model.to(device)  # calibration, search and evaluation all run there
     calib = CalibrationConfig(n_tokens=args.calib_tokens, seq_len=args.seq_len, seed=args.seed)
-    search = SearchConfig(generations=args.generations, population=args.population, seed=args.seed)
+    extra = {k: type(getattr(SearchConfig, k))(v) for k, v in (o.split("=", 1) for o in args.search_opt)}
+    search = SearchConfig(generations=args.generations, population=args.population, seed=args.seed, **extra)
     configs, info = build_configs(lm, methods, levels, calib, args.calibration, search, log)
 
     for c in configs:
