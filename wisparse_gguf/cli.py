@@ -114,7 +114,12 @@ def existing(path: Path) -> Path:
 @click.group(help=__doc__)
 @click.version_option(package_name="wisparse-gguf")
 def main():
-    pass
+    # SIGTERM (a killed job) unwinds like Ctrl-C, so temporary files are removed
+    # and no partial OUT is left behind
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @main.command()
