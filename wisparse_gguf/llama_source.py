@@ -9,6 +9,7 @@ This module uses the standard library only, so CMake can run it as a script
 before the package is installed::
 
     python3 wisparse_gguf/llama_source.py --cache .cache   # prints the source dir
+    python3 wisparse_gguf/llama_source.py --cache .cache --patched-tree build/src --patch ggml-patch/0001-x.patch
 """
 
 from __future__ import annotations
@@ -75,11 +76,62 @@ def source_dir(cache: Path | None = None) -> Path:
     return dest
 
 
+def patched_tree(dest: Path, patches: list[Path], cache: Path | None = None) -> Path:
+    """``dest`` = the pristine tree with ``patches`` applied (``patch -p1``, in order).
+
+    The tree is prepared in a staging folder and then synchronised into ``dest``,
+    copying only files whose content changed, so a re-applied patch does not
+    touch the timestamps of unchanged files (ggml.h!) and a rebuild stays small.
+    """
+    dest = Path(dest)
+    pristine = source_dir(cache)
+    stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=dest.parent))
+    try:
+        shutil.copytree(pristine, stage, dirs_exist_ok=True, symlinks=True)
+        for p in patches:
+            proc = subprocess.run(["patch", "-p1", "--batch", "--forward", "--silent", "-i", str(Path(p).resolve())],
+                                  cwd=stage, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{p} does not apply to {pristine}:\n{proc.stdout}{proc.stderr}")
+        _sync(stage, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return dest
+
+
+def _sync(src: Path, dest: Path) -> None:
+    """Make ``dest`` equal to ``src``, writing only files whose bytes differ."""
+    dest.mkdir(parents=True, exist_ok=True)
+    keep = set()
+    for root, _dirs, files in os.walk(src):
+        rel = Path(root).relative_to(src)
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            a, b = Path(root) / f, dest / rel / f
+            keep.add(rel / f)
+            if b.is_symlink() or not b.is_file() or a.stat().st_size != b.stat().st_size \
+                    or a.read_bytes() != b.read_bytes():
+                if b.is_symlink() or b.exists():
+                    b.unlink()
+                shutil.copy2(a, b, follow_symlinks=False)
+    for root, _dirs, files in os.walk(dest):
+        rel = Path(root).relative_to(dest)
+        for f in files:
+            if rel / f not in keep:
+                (Path(root) / f).unlink()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=None, help="cache folder (default: ~/.cache/wisparse-gguf)")
+    ap.add_argument("--patched-tree", type=Path, default=None,
+                    help="also write the source with --patch files applied to this folder; print it")
+    ap.add_argument("--patch", type=Path, action="append", default=[], help="patch file, in order (repeatable)")
     args = ap.parse_args()
-    print(source_dir(args.cache))
+    if args.patched_tree:
+        print(patched_tree(args.patched_tree, args.patch, args.cache))
+    else:
+        print(source_dir(args.cache))
 
 
 if __name__ == "__main__":
