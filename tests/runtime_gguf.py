@@ -105,8 +105,15 @@ def write_gguf(reader, out: Path, kv) -> None:
     writer.close()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def build_dir() -> Path:
-    return Path(os.environ.get("WISPARSE_BUILD_DIR", "/work/main/build/bin"))
+    return Path(os.environ.get("WISPARSE_BUILD_DIR", ROOT / "build" / "bin"))
+
+
+def stock_build_dir() -> Path:
+    return Path(os.environ.get("WISPARSE_STOCK_BUILD_DIR", ROOT / "build-stock" / "bin"))
 
 
 def find_binary(name: str, directory: Path | None = None) -> Path | None:

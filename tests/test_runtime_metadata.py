@@ -4,8 +4,8 @@ Malformed metadata must never crash the runtime: the loader logs one line
 ``wisparse: <problem>; running dense`` and runs the model dense, with output identical
 to the same build on the file without the keys.
 
-Binaries: $WISPARSE_BUILD_DIR (default /work/main/build/bin) holds the patched build,
-$WISPARSE_STOCK_BUILD_DIR (default /work/main/build-stock/bin) the stock one.
+Binaries: $WISPARSE_BUILD_DIR (default build/bin) holds the patched build,
+$WISPARSE_STOCK_BUILD_DIR (default build-stock/bin) the stock one.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_gguf import (col_norms, find_binary, projection_names, run_completion, smollm2_path,
-                          wisparse_kv, write_gguf)
+from runtime_gguf import (build_dir, col_norms, find_binary, projection_names, run_completion, smollm2_path,
+                          stock_build_dir, wisparse_kv, write_gguf)
 
 gguf = pytest.importorskip("gguf")
 
@@ -30,7 +30,7 @@ LEVELS = [0.0, 0.5]
 def _patched():
     b = find_binary("llama-completion")
     if b is None:
-        pytest.skip(f"patched llama-completion not built in {os.environ.get('WISPARSE_BUILD_DIR', '/work/main/build/bin')} "
+        pytest.skip(f"patched llama-completion not built in {build_dir()} "
                     f"(build it, or set WISPARSE_BUILD_DIR)")
     return b
 
@@ -42,7 +42,7 @@ def completion():
 
 @pytest.fixture(scope="session")
 def stock_completion():
-    d = Path(os.environ.get("WISPARSE_STOCK_BUILD_DIR", "/work/main/build-stock/bin"))
+    d = stock_build_dir()
     b = find_binary("llama-completion", d)
     if b is None:
         pytest.skip(f"stock llama-completion not built in {d} (set WISPARSE_STOCK_BUILD_DIR)")
