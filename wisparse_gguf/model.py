@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -49,12 +50,23 @@ def is_gguf(path: Path) -> bool:
 
 
 def read_gguf(path: Path):
-    """A GGUFReader, or a one-line error for a missing, truncated or non-GGUF file."""
-    import gguf
+    """A GGUFReader, or a one-line error for a missing, truncated or non-GGUF file.
 
+    Readers are cached per (path, size, mtime): parsing the header of a model with
+    a 150k-token vocabulary takes gguf-py many seconds, and a command reads the
+    same file several times (checks, column norms, copy).
+    """
     path = Path(path)
     if not path.is_file():
         raise WisparseError(f"no such file: {path}")
+    st = path.stat()
+    return _read_gguf(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _read_gguf(path: str, size: int, mtime_ns: int):
+    import gguf
+
     try:
         return gguf.GGUFReader(path)
     except Exception as exc:  # gguf-py raises ValueError/IndexError/etc. on bad files
