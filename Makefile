@@ -11,7 +11,7 @@ CMAKE_FLAGS ?=
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CMAKE_CONF  := -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$(abspath $(PY)) $(CMAKE_FLAGS)
 
-.PHONY: setup build build-stock demo test clean
+.PHONY: setup build build-stock python-bindings demo test clean
 
 $(VENV)/.setup-done: pyproject.toml requirements-data.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,17 @@ build-stock: setup
 	cmake -S . -B build-stock $(CMAKE_CONF) -DWISPARSE_PATCH=OFF >/dev/null
 	cmake --build build-stock -j $(JOBS) --target wisparse-tools
 
+# llama-cpp-python's Python package, run on build/bin's patched libllama (LLAMA_CPP_LIB_PATH)
+$(VENV)/.llama-cpp-python-done: $(VENV)/.setup-done
+	$(PY) tools/build_llama_cpp_python.py --mode lib
+	touch $@
+
+python-bindings: $(VENV)/.llama-cpp-python-done
+
 demo: build build-stock
 	$(PY) tools/demo.py
 
-test: build build-stock
+test: build build-stock python-bindings
 	$(VENV)/bin/pytest -q -ra
 
 clean:
