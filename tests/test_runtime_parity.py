@@ -21,7 +21,7 @@ BIN = Path(os.environ.get("WISPARSE_BUILD_DIR", ROOT / "build" / "bin"))
 STOCK_BIN = Path(os.environ.get("WISPARSE_STOCK_BUILD_DIR", ROOT / "build-stock" / "bin"))
 N_CTX = 256
 N_CHUNKS = 6
-CALIB_TOKENS = "8192"
+CALIB_TOKENS = "4096"
 
 pytestmark = [pytest.mark.slow, pytest.mark.runtime]
 
@@ -61,7 +61,7 @@ def attach(smollm2: Path, out: Path, method: str) -> Path:
         # one level and a short search: parity does not depend on the plan's quality, CI time does
         search = ["--generations", "3", "--population", "8"] if method == "wisparse" else []
         subprocess.run(["wisparse-gguf", "attach", str(smollm2), str(out), "--model", str(smollm2),
-                        "--method", method, "--sparsity", "0.5", "--levels", "0.5",
+                        "--method", method, "--sparsity", "0.5", "--levels", "0.5", "--calibration", "dense",
                         "--calib-tokens", CALIB_TOKENS, *search],
                        check=True, capture_output=True, text=True)
     return out
