@@ -31,14 +31,17 @@ RUN = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def sparse_file(tmp_path_factory) -> Path:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed (python tools/build_llama_cpp_python.py)")
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:  # not imported here: it loads libllama at import
+        pytest.skip("llama-cpp-python not installed (python tools/build_llama_cpp_python.py)")
     if not (LIB / "libllama.so").is_file():
         pytest.skip(f"patched libllama not built in {LIB}")
     from wisparse_gguf.data import default_model_path
 
     src = default_model_path()
     out = tmp_path_factory.mktemp("lcp") / "smol-wina.gguf"
-    subprocess.run(["wisparse-gguf", "attach", str(src), str(out), "--model", str(src), "--method", "wina",
+    subprocess.run([sys.executable, "-m", "wisparse_gguf.cli", "attach", str(src), str(out), "--model", str(src), "--method", "wina",
                     "--sparsity", "0.5", "--levels", "0.5", "--calib-tokens", "4096", "--calibration", "dense"],
                    check=True, capture_output=True, text=True)
     return out

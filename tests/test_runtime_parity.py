@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def attach(smollm2: Path, out: Path, method: str) -> Path:
     if not out.exists():
         # one level and a short search: parity does not depend on the plan's quality, CI time does
         search = ["--generations", "3", "--population", "8"] if method == "wisparse" else []
-        subprocess.run(["wisparse-gguf", "attach", str(smollm2), str(out), "--model", str(smollm2),
+        subprocess.run([sys.executable, "-m", "wisparse_gguf.cli", "attach", str(smollm2), str(out), "--model", str(smollm2),
                         "--method", method, "--sparsity", "0.5", "--levels", "0.5", "--calibration", "dense",
                         "--calib-tokens", CALIB_TOKENS, *search],
                        check=True, capture_output=True, text=True)
