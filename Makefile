@@ -46,7 +46,7 @@ demo: build build-stock
 	$(PY) tools/demo.py
 
 test: build build-stock python-bindings
-	$(VENV)/bin/pytest -q -ra
+	WISPARSE_CACHE=$(CURDIR)/.cache $(VENV)/bin/pytest -q -ra
 
 clean:
 	rm -rf build build-stock
