@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wisparse_gguf.llama_source import SDIST_NAME, sdist_path  # noqa: E402
+from wisparse_gguf.llama_source import SDIST_NAME, apply_patches, sdist_path  # noqa: E402
 
 
 def pip_install(target: Path, env: dict[str, str]) -> None:
@@ -60,10 +60,7 @@ def main() -> None:
             return
         vendored = src / "vendor" / "llama.cpp"
         (vendored / ".git").unlink(missing_ok=True)
-        for patch in sorted((ROOT / "ggml-patch").glob("*.patch")):
-            print(f"applying {patch.name}", flush=True)
-            subprocess.run(["patch", "-p1", "--batch", "--forward", "--silent", "-i", str(patch)],
-                           cwd=vendored, check=True)
+        apply_patches(vendored, sorted((ROOT / "ggml-patch").glob("*.patch")))
         pip_install(src, env)
 
 

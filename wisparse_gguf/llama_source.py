@@ -85,18 +85,24 @@ def patched_tree(dest: Path, patches: list[Path], cache: Path | None = None) -> 
     """
     dest = Path(dest)
     pristine = source_dir(cache)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=dest.parent))
     try:
         shutil.copytree(pristine, stage, dirs_exist_ok=True, symlinks=True)
-        for p in patches:
-            proc = subprocess.run(["patch", "-p1", "--batch", "--forward", "--silent", "-i", str(Path(p).resolve())],
-                                  cwd=stage, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"{p} does not apply to {pristine}:\n{proc.stdout}{proc.stderr}")
+        apply_patches(stage, patches)
         _sync(stage, dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return dest
+
+
+def apply_patches(tree: Path, patches: list[Path]) -> None:
+    """``patch -p1`` each file, in order, inside ``tree``."""
+    for p in patches:
+        proc = subprocess.run(["patch", "-p1", "--batch", "--forward", "--silent", "-i", str(Path(p).resolve())],
+                              cwd=tree, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{p} does not apply to {tree}:\n{proc.stdout}{proc.stderr}")
 
 
 def _sync(src: Path, dest: Path) -> None:
