@@ -46,3 +46,24 @@ def test_default_calibration_samples_across_wiki():
     wiki = wiki_paragraphs()
     first = {wiki.index(d) for d in docs[:50]}
     assert max(first) > len(wiki) // 2 and min(first) < len(wiki) // 2  # not only the head of the file
+
+
+@pytest.mark.parametrize("method", ["wina", "teal"])
+def test_one_pass_sequential_equals_grouped_passes(tiny_dirs, calib_text, monkeypatch, method):
+    """One block pass over all sequences gives the thresholds of the grouped multi-pass path."""
+    import numpy as np
+
+    from wisparse_gguf import calibrate as cal
+
+    lm = load_model(tiny_dirs["llama"]["hf"])
+    cfg = CalibrationConfig(n_tokens=1024, seq_len=128, text=calib_text)
+    names = list(lm.projections())
+    sparsity = np.linspace(0.2, 0.7, len(names))[None, :]  # different per tensor: the split is honoured
+    plans = []
+    for budget in (cal.ONE_PASS_BYTES, 0):  # 0 forces the grouped multi-pass path
+        monkeypatch.setattr(cal, "ONE_PASS_BYTES", budget)
+        plan = SparsityPlan.uniform([0.45], names)
+        plan.sparsity[:] = sparsity
+        plans.append(calibrate(lm, plan, method, cfg, mode="sequential", progress=False).thresholds)
+    assert (plans[0] > 0).all()
+    np.testing.assert_allclose(plans[0], plans[1], rtol=1e-5)

@@ -9,8 +9,9 @@ Two modes:
 - ``sequential``: per level, block by block, with earlier blocks (and earlier
   input groups of the same block) already sparsified at that level, so that
   each threshold is the quantile of the activations the sparse model really
-  sees. Costs about 3 forward passes per level; fixes the overshoot that
-  dense thresholds show at high levels (docs/RESULTS.md).
+  sees. Costs one forward pass per level when a block pass over all calibration
+  sequences fits in memory (else about 2.5); fixes the overshoot that dense
+  thresholds show at high levels (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -179,11 +180,62 @@ def _run_block(block, hidden: torch.Tensor, kwargs: dict, batch_size: int, keep_
     return torch.cat(out) if keep_output else None
 
 
+# activations of one block pass over every calibration sequence at once must fit this
+ONE_PASS_BYTES = 2 << 30
+
+
+def one_pass_bytes(lm: LoadedModel, n_seqs: int, seq_len: int) -> int:
+    """Rough peak of activations when one block runs on all ``n_seqs`` sequences at once."""
+    cfg = lm.model.config
+    cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    d = int(cfg.hidden_size)
+    ff = int(getattr(cfg, "intermediate_size", 4 * d) or 4 * d)
+    heads = int(getattr(cfg, "num_attention_heads", 1) or 1)
+    n = n_seqs * seq_len
+    return 4 * (n * (3 * ff + 6 * d) + n_seqs * heads * seq_len * seq_len)
+
+
+class _CalibratingBlock:
+    """Pre-hooks on one block's projections for a pass over ALL calibration sequences at once.
+
+    The first time a projection sees its input (the whole calibration set), its
+    threshold is the quantile of that input's scores at the tensor's target
+    sparsity; then the input is masked with it, so every later projection of the
+    block (and every later block) sees the sparse model's activations. One block
+    pass per block and level, the same thresholds as the grouped multi-pass path.
+    """
+
+    def __init__(self, linears: dict, names: list[str], norms: dict[str, torch.Tensor], target: dict[str, float]):
+        self.done: dict[str, float] = {}
+        self._handles = [linears[n].register_forward_pre_hook(self._hook(n, norms[n], target[n])) for n in names]
+
+    def _hook(self, name: str, c: torch.Tensor, sparsity: float):
+        def pre_hook(module, args):
+            x = args[0]
+            score = x.abs() * c
+            if name not in self.done:
+                h = LogHistogram()
+                h.add(score)
+                self.done[name] = h.quantile(sparsity)
+            return (x * (score > self.done[name]),) + tuple(args[1:])
+
+        return pre_hook
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
 @torch.no_grad()
 def calibrate_sequential(lm: LoadedModel, tokens: torch.Tensor, plan: SparsityPlan, method: str,
                          col_norms: dict[str, torch.Tensor], batch_size: int = 4,
                          progress: bool = True) -> None:
-    """Fill ``plan.thresholds`` level by level, block by block, group by group."""
+    """Fill ``plan.thresholds`` level by level, block by block, group by group.
+
+    When one block pass over all calibration sequences fits ``ONE_PASS_BYTES``, each
+    block runs once per level (``_CalibratingBlock``); otherwise each input group
+    re-runs the block up to that group in batches (about 2.5 block passes).
+    """
     import numpy as np
 
     kind = "score" if uses_col_norm(method) else "magnitude"
@@ -191,6 +243,7 @@ def calibrate_sequential(lm: LoadedModel, tokens: torch.Tensor, plan: SparsityPl
     linears = lm.projections()
     if plan.thresholds is None:
         plan.thresholds = np.zeros_like(plan.sparsity, dtype=np.float32)
+    one_pass = one_pass_bytes(lm, len(tokens), tokens.shape[1]) <= ONE_PASS_BYTES
     hidden0, kwargs = block_inputs(lm, tokens, batch_size)
     col = {n: i for i, n in enumerate(plan.tensors)}
     bar = tqdm(total=len(plan.levels) * lm.n_blocks, desc=f"calibrate (sequential, {method})", disable=not progress)
@@ -198,6 +251,20 @@ def calibrate_sequential(lm: LoadedModel, tokens: torch.Tensor, plan: SparsityPl
         hidden = hidden0
         for i in range(lm.n_blocks):
             block = lm.blocks[i]
+            names = [gguf_name(i, p) for group in INPUT_GROUPS for p in group]
+            if one_pass:
+                hooks = _CalibratingBlock(linears, names, norms, {n: float(plan.sparsity[l, col[n]]) for n in names})
+                try:
+                    hidden = _run_block(block, hidden, kwargs, len(hidden), keep_output=True)
+                finally:
+                    hooks.remove()
+                missing = [n for n in names if n not in hooks.done]
+                if missing:
+                    raise RuntimeError(f"block {i}: projections never ran: {', '.join(missing)}")
+                for n, t in hooks.done.items():
+                    plan.thresholds[l, col[n]] = t
+                bar.update(1)
+                continue
             done: dict[str, float] = {}
             for group in INPUT_GROUPS:
                 # statistics of this group's input with the earlier groups already sparse
