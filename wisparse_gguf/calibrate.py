@@ -31,7 +31,7 @@ from .sparsify import SparseEngine
 
 @dataclass
 class CalibrationConfig:
-    n_tokens: int = 16384
+    n_tokens: int = 4096
     seq_len: int = 512
     batch_size: int = 4
     seed: int = 0

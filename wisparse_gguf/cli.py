@@ -91,6 +91,16 @@ def sparsify_options(fn):
     return fn
 
 
+def took(opts) -> str:
+    """'in 3m41s (convert_hf_to_gguf 21s, load 5s, ...)': where the wall time went."""
+    t = opts.timings
+    if not t:
+        return ""
+    total = sum(t.values())
+    parts = ", ".join(f"{k} {v:.0f}s" for k, v in t.items())
+    return f"in {int(total // 60)}m{total % 60:02.0f}s ({parts})"
+
+
 def make_options(sparsity, levels, method, calib_text, calib_tokens, seq_len, seed, mode,
                  generations=SearchConfig.generations, population=SearchConfig.population, plan_path=None):
     from .pipeline import SparsifyOptions
@@ -142,8 +152,9 @@ def convert(model, out, outtype, **kw):
     """
     from .pipeline import convert as run
 
-    meta = run(existing(model), out, outtype, make_options(**kw))
-    click.echo(f"wrote {out} ({meta.method}, levels {meta.plan.levels}, default {meta.level})")
+    opts = make_options(**kw)
+    meta = run(existing(model), out, outtype, opts)
+    click.echo(f"wrote {out} ({meta.method}, levels {meta.plan.levels}, default {meta.level}) {took(opts)}")
 
 
 @main.command()
@@ -164,8 +175,9 @@ def attach(src, out, model, **kw):
     from .pipeline import attach as run
 
     src = existing(src)
-    meta = run(src, out, existing(model) if model else src, make_options(**kw))
-    click.echo(f"wrote {out} ({meta.method}, levels {meta.plan.levels}, default {meta.level})")
+    opts = make_options(**kw)
+    meta = run(src, out, existing(model) if model else src, opts)
+    click.echo(f"wrote {out} ({meta.method}, levels {meta.plan.levels}, default {meta.level}) {took(opts)}")
 
 
 @main.command()

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,15 @@ class SparsifyOptions:
     progress: bool = True
     search: "SearchConfig | None" = None  # wisparse allocation settings (None: defaults)
     plan_path: Path | None = None  # wisparse: a saved plan (`wisparse-gguf search`) instead of searching
+    timings: dict[str, float] = field(default_factory=dict)  # filled by the run: step -> wall seconds
+
+    @contextmanager
+    def timed(self, step: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
 
     def check(self) -> None:
         for s in (self.sparsity, *self.levels):
@@ -81,10 +92,12 @@ def build_metadata(lm: LoadedModel, reader, opts: SparsifyOptions) -> WisparseMe
     if opts.method == "wisparse":  # mixed-granularity allocation (search.py); thresholds below
         from .search import allocate
 
-        plan = allocate(lm, names, levels, opts, {n: torch.from_numpy(v) for n, v in norms.items()})
-    calibrate(lm, plan, opts.method, opts.calibration,
-              col_norms={n: torch.from_numpy(v) for n, v in norms.items()},
-              mode=opts.mode, progress=opts.progress)
+        with opts.timed("allocation"):
+            plan = allocate(lm, names, levels, opts, {n: torch.from_numpy(v) for n, v in norms.items()})
+    with opts.timed("calibration"):
+        calibrate(lm, plan, opts.method, opts.calibration,
+                  col_norms={n: torch.from_numpy(v) for n, v in norms.items()},
+                  mode=opts.mode, progress=opts.progress)
     return WisparseMetadata(method=opts.method, level=opts.sparsity, plan=plan, col_norms=norms)
 
 
@@ -94,10 +107,12 @@ def attach(src: Path, out: Path, model: Path, opts: SparsifyOptions) -> Wisparse
     check_output(out)
     reader = read_gguf(src)
     check_supported(src)
-    lm = load_model(model)
+    with opts.timed("load"):
+        lm = load_model(model)
     meta = build_metadata(lm, reader, opts)
     del lm
-    write_with_metadata(src, out, meta, progress=opts.progress)
+    with opts.timed("write"):
+        write_with_metadata(src, out, meta, progress=opts.progress)
     return meta
 
 
@@ -130,5 +145,6 @@ def convert(model: Path, out: Path, outtype: str, opts: SparsifyOptions) -> Wisp
         raise WisparseError(f"unknown --outtype {outtype!r} (one of {', '.join(OUTTYPES)})")
     with tempfile.TemporaryDirectory(prefix=".wisparse-", dir=Path(out).parent) as tmp:
         plain = Path(tmp) / "plain.gguf"
-        hf_to_gguf(model, plain, outtype)
+        with opts.timed("convert_hf_to_gguf"):
+            hf_to_gguf(model, plain, outtype)
         return attach(plain, out, model, opts)

@@ -49,9 +49,9 @@ class SearchConfig:
     population: int = 32
     seed: int = 0
     heldout_seqs: int = 2  # calibration sequences after the threshold tokens, for the fitness
-    curve_tokens: int = 128  # tokens per held-out sequence used for the sensitivity curves
+    curve_tokens: int = 64  # tokens per held-out sequence used for the sensitivity curves
     hist_tokens: int = 8192  # threshold tokens whose dense score histograms rank candidates
-    recon_tokens: int = 256  # tokens (of the threshold set) for the intra-block reconstruction error
+    recon_tokens: int = 128  # tokens (of the threshold set) for the intra-block reconstruction error
     grid: tuple[float, ...] = (0.0, 0.25, 0.4, 0.5, 0.6, 0.7, 0.85, 0.95)  # curve points
     tensor_step: float = 0.1  # greedy step of one tensor's sparsity inside a block
     max_sparsity: float = 0.95
