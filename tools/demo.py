@@ -66,10 +66,9 @@ def main() -> None:
         print(f"reusing {out}")
     else:
         t0 = time.time()
-        # dense calibration (one pass) keeps the demo to minutes on 2 cores; the default, sequential
-        # calibration hits the target sparsity more exactly but costs about ten passes per level
-        run([*cli, "attach", src, out, "--model", src, "--sparsity", str(args.sparsity),
-             "--calibration", "dense", "--calib-tokens", "8192"])
+        # the defaults: method wisparse (allocation search), sequential calibration, 4 levels
+        # (about 6 minutes on a quiet 2-core machine, docs/RESULTS.md "Cost")
+        run([*cli, "attach", src, out, "--model", src, "--sparsity", str(args.sparsity)])
         print(f"done in {time.time() - t0:.0f} s")
     run([*cli, "inspect", out])
 
