@@ -26,7 +26,7 @@ from .data import calibration_documents
 from .histogram import LogHistogram
 from .model import LoadedModel
 from .plan import SparsityPlan
-from .sparsify import SparseEngine
+from .sparsify import SparseEngine, keep_mask
 
 
 @dataclass
@@ -212,18 +212,31 @@ class _CalibratingBlock:
     def _hook(self, name: str, c: torch.Tensor, sparsity: float):
         def pre_hook(module, args):
             x = args[0]
-            score = x.abs() * c
             if name not in self.done:
                 h = LogHistogram()
-                h.add(score)
+                h.add(x.abs() * c)
                 self.done[name] = h.quantile(sparsity)
-            return (x * (score > self.done[name]),) + tuple(args[1:])
+            return (x * keep_mask(x, c, self.done[name]),) + tuple(args[1:])
 
         return pre_hook
 
     def remove(self) -> None:
         for h in self._handles:
             h.remove()
+
+
+def _calibrate_block_one_pass(block, hidden: torch.Tensor, kwargs: dict, linears: dict, names: list[str],
+                              norms: dict[str, torch.Tensor], target: dict[str, float]):
+    """(the block's sparse output, each projection's threshold) from one pass over all sequences."""
+    hooks = _CalibratingBlock(linears, names, norms, target)
+    try:
+        hidden = _run_block(block, hidden, kwargs, len(hidden), keep_output=True)
+    finally:
+        hooks.remove()
+    missing = [n for n in names if n not in hooks.done]
+    if missing:
+        raise RuntimeError(f"projections never ran: {', '.join(missing)}")
+    return hidden, hooks.done
 
 
 @torch.no_grad()
@@ -253,15 +266,9 @@ def calibrate_sequential(lm: LoadedModel, tokens: torch.Tensor, plan: SparsityPl
             block = lm.blocks[i]
             names = [gguf_name(i, p) for group in INPUT_GROUPS for p in group]
             if one_pass:
-                hooks = _CalibratingBlock(linears, names, norms, {n: float(plan.sparsity[l, col[n]]) for n in names})
-                try:
-                    hidden = _run_block(block, hidden, kwargs, len(hidden), keep_output=True)
-                finally:
-                    hooks.remove()
-                missing = [n for n in names if n not in hooks.done]
-                if missing:
-                    raise RuntimeError(f"block {i}: projections never ran: {', '.join(missing)}")
-                for n, t in hooks.done.items():
+                hidden, thresholds = _calibrate_block_one_pass(
+                    block, hidden, kwargs, linears, names, norms, {n: float(plan.sparsity[l, col[n]]) for n in names})
+                for n, t in thresholds.items():
                     plan.thresholds[l, col[n]] = t
                 bar.update(1)
                 continue

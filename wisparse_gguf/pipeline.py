@@ -86,7 +86,8 @@ def build_metadata(lm: LoadedModel, reader, opts: SparsifyOptions) -> WisparseMe
     n_params = {n: lin.weight.numel() for n, lin in lm.projections().items()}
     plan = SparsityPlan.uniform(levels, names, n_params)
     if uses_col_norm(opts.method):
-        norms = gguf_col_norms(reader, names, opts.progress)
+        with opts.timed("norms"):
+            norms = gguf_col_norms(reader, names, opts.progress)
     else:  # teal: c_j = 1 so the runtime keeps one rule
         norms = {n: np.ones(lm.projections()[n].in_features, np.float32) for n in names}
     if opts.method == "wisparse":  # mixed-granularity allocation (search.py); thresholds below
