@@ -164,7 +164,11 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None, help="cuda when available, else cpu")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "accuracy")
     ap.add_argument("--name", default="smollm2-135m")
+    ap.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                    help="combine the JSONs of runs that each did some methods into one table and plot")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out_dir, args.name)
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     levels = [float(x) for x in args.levels.split(",")]
@@ -193,31 +197,72 @@ def main(argv=None) -> int:
                for e in evals]
     zs = zero_shot(lm, configs, tasks, args.task_limit, log) if tasks else {}
 
+    meta = {"command": "python tools/accuracy_table.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "model": str(model), "device": device, "levels": levels, "limit": args.limit, "n_passages": len(passages),
+            "tasks": tasks, "task_limit": args.task_limit, "calibration": vars(calib) | {"text": None},
+            "calibration_mode": args.calibration, "search": search.__dict__, "methods": info,
+            "seconds": time.time() - t_start}
+    render(results, zs, methods, meta, args.out_dir, args.name)
+    return 0
+
+
+def render(results, zs, methods, meta, out_dir: Path, name: str) -> None:
+    """Markdown table, JSON of everything and the PNG, from the evaluated rows."""
+    tasks, levels = meta["tasks"], meta["levels"]
     headers = ["config", "target", "sparsity", "ppl", "KL", *tasks, "avg"] if tasks else \
         ["config", "target", "sparsity", "ppl", "KL"]
     rows = table_rows(results, zs, tasks)
     if not tasks:
         rows = [r[:5] for r in rows]
     gaps = {f"{x:g}": {"ppl": gap_closed(results, x, "ppl"), "kl": gap_closed(results, x, "kl")} for x in levels}
-    cmd = "python tools/accuracy_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    md = [f"Model {model.name}, {len(passages)} LAMBADA passages ({results[0]['n_pred']} predicted tokens), "
-          f"calibration {args.calib_tokens} tokens ({args.calibration}), device {device}, "
-          f"{time.time() - t_start:.0f} s in all.", "", "`" + cmd + "`", "",
+    calib = meta["calibration"]
+    md = [f"Model {Path(meta['model']).name}, {meta['n_passages']} LAMBADA passages ({results[0]['n_pred']} predicted "
+          f"tokens), calibration {calib['n_tokens']} tokens ({meta['calibration_mode']}), device {meta['device']}, "
+          f"{meta['seconds']:.0f} s in all.", "", "`" + meta["command"] + "`", "",
           "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     md += ["", "Gap to dense closed by wisparse vs the better uniform baseline (1 = all of it):", ""]
     md += [f"- {lvl}: perplexity {fmt(g['ppl'])}, KL {fmt(g['kl'])}" for lvl, g in gaps.items()]
-    png = args.out_dir / f"accuracy_{args.name}.png"
-    plot(results, levels, methods, png, has_acc=bool(zs))
-    (args.out_dir / f"accuracy_{args.name}.md").write_text("\n".join(md) + "\n")
-    (args.out_dir / f"accuracy_{args.name}.json").write_text(json.dumps(
-        {"command": cmd, "model": str(model), "device": device, "levels": levels, "limit": args.limit,
-         "task_limit": args.task_limit, "calibration": vars(calib) | {"text": None}, "search": search.__dict__,
-         "results": results, "gaps": gaps, "methods": info, "seconds": time.time() - t_start},
-        indent=1, default=str))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plot(results, levels, methods, out_dir / f"accuracy_{name}.png", has_acc=bool(zs))
+    except ImportError as e:  # the table matters more than the picture; --merge redraws it
+        print(f"accuracy_table: no plot ({e})", file=sys.stderr)
+    (out_dir / f"accuracy_{name}.md").write_text("\n".join(md) + "\n")
+    (out_dir / f"accuracy_{name}.json").write_text(json.dumps(
+        {**meta, "results": results, "gaps": gaps}, indent=1, default=str))
     print(format_table(headers, rows))
     print("\n".join(md[-len(gaps) - 2:]))
-    print(f"wrote {args.out_dir}/accuracy_{args.name}.{{md,json,png}}")
+    print(f"wrote {out_dir}/accuracy_{name}.{{md,json,png}}")
+
+
+def merge(paths: list[Path], out_dir: Path, name: str) -> int:
+    """One table from runs of the same model and settings that each did some of the methods
+    (e.g. one process per method on one or several GPUs). The dense row comes from the first."""
+    docs = [json.loads(p.read_text()) for p in paths]
+    same = ("model", "levels", "limit", "tasks", "task_limit", "calibration", "calibration_mode")
+    for p, d in zip(paths[1:], docs[1:]):
+        diff = [k for k in same if d.get(k) != docs[0].get(k)]
+        if diff:
+            raise SystemExit(f"accuracy_table: {p} was run with other settings than {paths[0]} ({', '.join(diff)})")
+    results, seen, info = [], set(), {}
+    for d in docs:
+        for r in d["results"]:
+            if r["label"] not in seen:
+                seen.add(r["label"])
+                results.append(r)
+        info.update(d["methods"])
+    methods = [m for m in METHODS if m in info] + [m for m in info if m not in METHODS]
+    results.sort(key=lambda r: (r["label"] != "dense", methods.index(r["label"].split("@")[0])
+                                if "@" in r["label"] else -1, r["target"] or 0))
+    zs = {r["label"]: {t: a for t, a in (r.get("zeroshot") or {}).items() if a is not None} for r in results}
+    zs = {k: v for k, v in zs.items() if v}
+    meta = {k: v for k, v in docs[0].items() if k not in ("results", "gaps")}
+    meta["methods"] = info
+    meta["seconds"] = max(d["seconds"] for d in docs)  # the runs went side by side
+    meta["command"] = " ; ".join(d["command"] for d in docs) + \
+        " ; python tools/accuracy_table.py --merge " + " ".join(str(p) for p in paths)
+    render(results, zs, methods, meta, out_dir, name)
     return 0
 
 
