@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from wisparse_gguf.calibrate import CalibrationConfig, calibrate, model_col_norms  # noqa: E402
 from wisparse_gguf.data import default_model_path, lambada_passages  # noqa: E402
 from wisparse_gguf.evaluate import SparseConfig, evaluate_passages  # noqa: E402
+from wisparse_gguf.export import atomic_output  # noqa: E402
 from wisparse_gguf.model import load_model  # noqa: E402
 from wisparse_gguf.plan import SparsityPlan  # noqa: E402
 from wisparse_gguf.report import format_table  # noqa: E402
@@ -141,7 +142,8 @@ def plot(results, levels, methods, path: Path, has_acc: bool):
             ax.set_yscale("log")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
@@ -228,9 +230,10 @@ def render(results, zs, methods, meta, out_dir: Path, name: str) -> None:
         plot(results, levels, methods, out_dir / f"accuracy_{name}.png", has_acc=bool(zs))
     except ImportError as e:  # the table matters more than the picture; --merge redraws it
         print(f"accuracy_table: no plot ({e})", file=sys.stderr)
-    (out_dir / f"accuracy_{name}.md").write_text("\n".join(md) + "\n")
-    (out_dir / f"accuracy_{name}.json").write_text(json.dumps(
-        {**meta, "results": results, "gaps": gaps}, indent=1, default=str))
+    for suffix, text in (("md", "\n".join(md) + "\n"),
+                         ("json", json.dumps({**meta, "results": results, "gaps": gaps}, indent=1, default=str))):
+        with atomic_output(out_dir / f"accuracy_{name}.{suffix}") as tmp:
+            tmp.write_text(text)
     print(format_table(headers, rows))
     print("\n".join(md[-len(gaps) - 2:]))
     print(f"wrote {out_dir}/accuracy_{name}.{{md,json,png}}")
@@ -239,7 +242,14 @@ def render(results, zs, methods, meta, out_dir: Path, name: str) -> None:
 def merge(paths: list[Path], out_dir: Path, name: str) -> int:
     """One table from runs of the same model and settings that each did some of the methods
     (e.g. one process per method on one or several GPUs). The dense row comes from the first."""
-    docs = [json.loads(p.read_text()) for p in paths]
+    docs = []
+    for p in paths:
+        try:
+            docs.append(json.loads(p.read_text()))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"accuracy_table: cannot read {p}: {e}")
+        if "results" not in docs[-1] or "methods" not in docs[-1]:
+            raise SystemExit(f"accuracy_table: {p} is not an accuracy_table JSON (no results/methods)")
     same = ("model", "levels", "limit", "tasks", "task_limit", "calibration", "calibration_mode")
     for p, d in zip(paths[1:], docs[1:]):
         diff = [k for k in same if d.get(k) != docs[0].get(k)]

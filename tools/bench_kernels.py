@@ -13,8 +13,8 @@ weights stream from DRAM as in a model, and stock and sparse calls alternate; ea
 the median of at least --calls calls. The machines are shared: quote ratios from one run,
 with the command line.
 
-    python tools/bench_kernels.py --bin /work/dev/build-speed/bin/test-mul-mat-sparse
-    python tools/bench_kernels.py --bin ... --types Q8_0 --shapes 4096x14336 --threads 1
+    python tools/bench_kernels.py                      # build/bin/test-mul-mat-sparse (make build)
+    python tools/bench_kernels.py --types Q8_0 --shapes 4096x14336 --threads 1
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 SHAPES = ["4096x4096", "4096x1024", "4096x14336", "14336x4096"]
 TYPES = ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"]
 SPARSITIES = ["0", "0.4", "0.5", "0.6", "0.75"]
@@ -67,7 +68,7 @@ def summary(rows: list[dict[str, str]], threads: int, sparsities: list[str]) -> 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bin", type=Path, default=Path("/work/dev/build-speed/bin/test-mul-mat-sparse"),
+    ap.add_argument("--bin", type=Path, default=ROOT / "build" / "bin" / "test-mul-mat-sparse",
                     help="the op test binary of the patched tree")
     ap.add_argument("--types", nargs="+", default=TYPES)
     ap.add_argument("--shapes", nargs="+", default=SHAPES, help="n_in x n_out")
@@ -78,6 +79,8 @@ def main() -> None:
     ap.add_argument("--stream-mb", type=float, default=256.0,
                     help="MiB of weight copies per layout (round robin, > L3)")
     args = ap.parse_args()
+    if not args.bin.is_file():
+        raise SystemExit(f"bench_kernels: {args.bin} is missing; build it first (make build)")
 
     rows: list[dict[str, str]] = []
     for type_name in args.types:
