@@ -73,6 +73,28 @@ def block_weights(shape: Shape, seed: int, layer: int) -> dict[str, np.ndarray]:
     return out
 
 
+def block_weights_torch(shape: Shape, seed: int, layer: int, device: str) -> dict[str, np.ndarray]:
+    """block_weights drawn by torch on `device` (a GPU draws the 8B shape in seconds; numpy takes minutes).
+
+    Same distribution, other values: speed does not depend on them. Reproducible from (seed, layer, device).
+    """
+    import torch
+
+    g = torch.Generator(device=device)
+    g.manual_seed(seed * 100003 + layer)
+    d, f, kv = shape.n_embd, shape.n_ff, shape.n_head_kv * shape.head_dim
+    dims = {"attn_q": (d, d), "attn_k": (kv, d), "attn_v": (kv, d), "attn_output": (d, d),
+            "ffn_gate": (f, d), "ffn_up": (f, d), "ffn_down": (d, f)}
+    out = {}
+    for name in PROJ:
+        n_out, n_in = dims[name]
+        w = torch.randn((n_out, n_in), generator=g, device=device, dtype=torch.float32)
+        scale = torch.empty(n_in, device=device, dtype=torch.float32).log_normal_(0.0, 0.4, generator=g)
+        w *= (scale / n_in ** 0.5)[None, :]
+        out[name] = w.cpu().numpy()
+    return out
+
+
 def rms_norm(x: np.ndarray) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-5)
 
@@ -152,7 +174,13 @@ def main() -> None:
     ap.add_argument("--level", type=float, default=0.5)
     ap.add_argument("--calib-tokens", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weights-on", default=None, metavar="DEVICE",
+                    help="draw the weights with torch on this device (e.g. cuda) instead of numpy")
     args = ap.parse_args()
+    if args.weights_on is not None:
+        global block_weights
+        device = args.weights_on
+        block_weights = lambda shape, seed, layer: block_weights_torch(shape, seed, layer, device)  # noqa: E731
 
     shape = SHAPES[args.shape]
     levels = sorted({float(x) for x in args.levels.split(",")} | {args.level})
