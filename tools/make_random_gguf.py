@@ -55,43 +55,46 @@ SHAPES = {
 PROJ = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 
 
-def block_weights(shape: Shape, seed: int, layer: int) -> dict[str, np.ndarray]:
+def proj_dims(shape: Shape) -> dict[str, tuple[int, int]]:
+    """(n_out, n_in) of each projection of a block."""
+    d, f, kv = shape.n_embd, shape.n_ff, shape.n_head_kv * shape.head_dim
+    return {"attn_q": (d, d), "attn_k": (kv, d), "attn_v": (kv, d), "attn_output": (d, d),
+            "ffn_gate": (f, d), "ffn_up": (f, d), "ffn_down": (d, f)}
+
+
+def block_weights(shape: Shape, seed: int, layer: int, device: str | None = None) -> dict[str, np.ndarray]:
     """The random weights of one block, [n_out, n_in] float32, reproducible from (seed, layer).
 
     Column scales vary (log-normal), as trained weights' do, so column norms matter.
+    With `device`, torch draws them there (a GPU draws the 8B shape in seconds; numpy takes
+    minutes): same distribution, other values, which speed does not depend on.
     """
-    rng = np.random.default_rng([seed, layer])
-    d, f, kv = shape.n_embd, shape.n_ff, shape.n_head_kv * shape.head_dim
-    dims = {"attn_q": (d, d), "attn_k": (kv, d), "attn_v": (kv, d), "attn_output": (d, d),
-            "ffn_gate": (f, d), "ffn_up": (f, d), "ffn_down": (d, f)}
+    if device is not None:
+        import torch
+
+        g = torch.Generator(device=device)
+        g.manual_seed(seed * 100003 + layer)
+
+        def normal(n_out, n_in):
+            return torch.randn((n_out, n_in), generator=g, device=device, dtype=torch.float32)
+
+        def lognormal(n):
+            return torch.empty(n, device=device, dtype=torch.float32).log_normal_(0.0, 0.4, generator=g)
+    else:
+        rng = np.random.default_rng([seed, layer])
+
+        def normal(n_out, n_in):
+            return rng.standard_normal((n_out, n_in), dtype=np.float32)
+
+        def lognormal(n):
+            return rng.lognormal(0.0, 0.4, n).astype(np.float32)
+    dims = proj_dims(shape)
     out = {}
     for name in PROJ:
         n_out, n_in = dims[name]
-        w = rng.standard_normal((n_out, n_in), dtype=np.float32)
-        w *= (rng.lognormal(0.0, 0.4, n_in).astype(np.float32) / np.sqrt(n_in))[None, :]
-        out[name] = w
-    return out
-
-
-def block_weights_torch(shape: Shape, seed: int, layer: int, device: str) -> dict[str, np.ndarray]:
-    """block_weights drawn by torch on `device` (a GPU draws the 8B shape in seconds; numpy takes minutes).
-
-    Same distribution, other values: speed does not depend on them. Reproducible from (seed, layer, device).
-    """
-    import torch
-
-    g = torch.Generator(device=device)
-    g.manual_seed(seed * 100003 + layer)
-    d, f, kv = shape.n_embd, shape.n_ff, shape.n_head_kv * shape.head_dim
-    dims = {"attn_q": (d, d), "attn_k": (kv, d), "attn_v": (kv, d), "attn_output": (d, d),
-            "ffn_gate": (f, d), "ffn_up": (f, d), "ffn_down": (d, f)}
-    out = {}
-    for name in PROJ:
-        n_out, n_in = dims[name]
-        w = torch.randn((n_out, n_in), generator=g, device=device, dtype=torch.float32)
-        scale = torch.empty(n_in, device=device, dtype=torch.float32).log_normal_(0.0, 0.4, generator=g)
-        w *= (scale / n_in ** 0.5)[None, :]
-        out[name] = w.cpu().numpy()
+        w = normal(n_out, n_in)
+        w *= (lognormal(n_in) / np.sqrt(n_in))[None, :]
+        out[name] = w if device is None else w.cpu().numpy()
     return out
 
 
@@ -134,13 +137,13 @@ def block_forward(shape: Shape, w: dict[str, np.ndarray], h: np.ndarray, scores:
     return h + proj("ffn_down", (g / (1 + np.exp(-g))) * u)
 
 
-def calibrate(shape: Shape, seed: int, levels: list[float], n_tokens: int):
+def calibrate(shape: Shape, seed: int, levels: list[float], n_tokens: int, device: str | None = None):
     """Thresholds [L, T] and column norms from the model's own activations."""
     rng = np.random.default_rng([seed, 1_000_000])
     h = rng.standard_normal((n_tokens, shape.n_embd), dtype=np.float32)
     names, thresholds, norms = [], [], {}
     for layer in tqdm(range(shape.n_layer), desc="calibrate blocks"):
-        w = block_weights(shape, seed, layer)
+        w = block_weights(shape, seed, layer, device)
         scores = {p: [] for p in PROJ}
         h = block_forward(shape, w, h, scores)
         h = h / np.sqrt(np.mean(h * h, axis=-1, keepdims=True))  # keep a random deep stack well scaled
@@ -177,10 +180,6 @@ def main() -> None:
     ap.add_argument("--weights-on", default=None, metavar="DEVICE",
                     help="draw the weights with torch on this device (e.g. cuda) instead of numpy")
     args = ap.parse_args()
-    if args.weights_on is not None:
-        global block_weights
-        device = args.weights_on
-        block_weights = lambda shape, seed, layer: block_weights_torch(shape, seed, layer, device)  # noqa: E731
 
     shape = SHAPES[args.shape]
     levels = sorted({float(x) for x in args.levels.split(",")} | {args.level})
@@ -188,7 +187,7 @@ def main() -> None:
              "bf16": gguf.GGMLQuantizationType.BF16, "q8_0": gguf.GGMLQuantizationType.Q8_0}[args.outtype]
     ftype = {"f32": 0, "f16": 1, "bf16": 32, "q8_0": 7}[args.outtype]
 
-    names, thresholds, norms = calibrate(shape, args.seed, levels, args.calib_tokens)
+    names, thresholds, norms = calibrate(shape, args.seed, levels, args.calib_tokens, args.weights_on)
     plan = SparsityPlan.uniform(levels, names)
     plan.thresholds = thresholds
     meta = WisparseMetadata(method="wina", level=args.level, plan=plan, col_norms=norms)
@@ -231,9 +230,7 @@ def main() -> None:
                 dtype, np.uint8)
             wr.add_tensor_info(name, nbytes, np.dtype(np_dtype), int(np.prod(nbytes)) * item, dtype)
 
-        dims = {"attn_q": (d, d), "attn_k": (shape.n_head_kv * shape.head_dim, d),
-                "attn_v": (shape.n_head_kv * shape.head_dim, d), "attn_output": (d, d),
-                "ffn_gate": (shape.n_ff, d), "ffn_up": (shape.n_ff, d), "ffn_down": (d, shape.n_ff)}
+        dims = proj_dims(shape)
         info("token_embd.weight", v, d)
         for layer in range(shape.n_layer):
             info(f"blk.{layer}.attn_norm.weight", None, d, gguf.GGMLQuantizationType.F32)
@@ -250,7 +247,7 @@ def main() -> None:
         ones = np.ones(d, np.float32)
         wr.write_tensor_data(q(rng.standard_normal((v, d), dtype=np.float32)))
         for layer in tqdm(range(shape.n_layer), desc="write blocks"):
-            w = block_weights(shape, args.seed, layer)
+            w = block_weights(shape, args.seed, layer, args.weights_on)
             wr.write_tensor_data(ones)
             for p in PROJ:
                 wr.write_tensor_data(q(w[p]))
