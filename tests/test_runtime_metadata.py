@@ -246,9 +246,10 @@ def _ppl_values(out: str) -> list[float]:
     return [float(x) for x in re.findall(r"\[\d+\]([0-9.]+)", out)]
 
 
-def test_level0_prompt_path_bitwise_dense(files, base, tmp_path):
-    """Batches of >= 8 tokens: the op masks, restores the standard blocks and runs ggml's kernels,
-    so at thresholds 0 the per-chunk perplexities equal the dense ones exactly (a lossless re-layout)."""
+def test_level0_prompt_path_matches_dense(files, base, tmp_path):
+    """Batches of 128 tokens at thresholds 0: the op's GEMM on the channel-major layout keeps every channel, so the
+    per-chunk perplexities equal the dense ones up to the activations' rounding (the op multiplies float activations,
+    stock ggml quantizes them to Q8_1 for this Q4_1 file: 0.3-0.5 % here); a mis-read layout is far off."""
     ppl = find_binary("llama-perplexity")
     if ppl is None:
         pytest.skip("patched llama-perplexity not built")
@@ -263,7 +264,8 @@ def test_level0_prompt_path_bitwise_dense(files, base, tmp_path):
     assert dense.returncode == 0, dense.stderr[-3000:]
     assert sparse.returncode == 0, sparse.stderr[-3000:]
     d, s = _ppl_values(dense.stdout + dense.stderr), _ppl_values(sparse.stdout + sparse.stderr)
-    assert len(d) == 2 and d == s, (d, s)
+    assert len(d) == 2 and len(s) == 2, (d, s)
+    assert s == pytest.approx(d, rel=0.01), (d, s)
 
 
 PPL_TEXT = ("The town lies on the left bank of the river, a few miles above the point where it joins the sea. "

@@ -10,11 +10,16 @@ The 1 % check runs on an F32 copy of the file (llama-quantize to F32: the weight
 the reference loads, bit for bit, and ggml multiplies them with unquantized
 activations), with an F32 KV cache, against the reference in float64. A hard
 threshold makes the sparse model chaotic: rounding alone flips channels near the
-threshold and the flips cascade (the float32 and float64 references differ by up
-to 0.8 % in perplexity on these chunks, dense engines agree to 2e-5), so the
-most precise reference is the one to compare with. On the Q4_1 original ggml
-quantizes every activation to Q8_1 before the product and the KV cache to F16;
-that is far more noise, hence the looser bound there (docs/RESULTS.md).
+threshold and the flips cascade through the layers. The float64 reference itself
+moves by up to 5 % in perplexity on these chunks when its thresholds change by
+3e-7 to 1e-6 (relative: a few float32 ulps), and llama.cpp's perplexity moves as
+much with the summation order of its kernels (docs/RESULTS.md). One reference
+number is therefore not a target to 1 %: the reference is run with the thresholds
+as stored and with those rounding-level changes (THRESHOLD_JITTER), and
+llama.cpp must be within 1 % of the band these runs span. A kernel that ignored
+the mask or mis-read the layout lands 30 % or more away. On the Q4_1 original
+ggml quantizes every activation to Q8_1 before the product and the KV cache to
+F16; that is far more noise, hence the looser bound there (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -110,6 +115,9 @@ def requantize(src: Path, out: Path, qtype: str) -> Path:
 
 # (method, weight type, bound on |ppl_llama / ppl_ref - 1|)
 PARITY = [("wina", "F32", 0.01), ("wisparse", "F32", 0.01), ("wina", "Q4_1", 0.08)]
+# relative changes of every threshold at which the exact cases re-run the reference: rounding-level, yet each
+# moves the sparse model's perplexity by up to 5 % (see the module docstring)
+THRESHOLD_JITTER = (3e-7, -3e-7, 1e-6, -1e-6)
 # the engines' other differences switched off where the weights allow it
 EXACT_KV = ("-ctk", "f32", "-ctv", "f32", "-fa", "off")
 
@@ -136,8 +144,13 @@ def llama_perplexity(binary: Path, model: Path, text: Path, stats: Path | None, 
     return float(found.group(1))
 
 
-def reference(model: Path, text: Path, sparse: bool, dtype=None) -> tuple[float, dict[str, float]]:
-    """PyTorch perplexity the way llama-perplexity computes it, and per-tensor measured sparsity."""
+def reference(model: Path, text: Path, sparse: bool, dtype=None,
+              jitter: tuple[float, ...] = ()) -> tuple[list[float], dict[str, float]]:
+    """PyTorch perplexity the way llama-perplexity computes it, and per-tensor measured sparsity.
+
+    The perplexities: with the thresholds as stored, then with every threshold times (1 + e) for e in
+    ``jitter``; the sparsity is that of the stored thresholds.
+    """
     from wisparse_gguf.evalcmd import configs_from_file, gguf_add_bos
     from wisparse_gguf.evaluate import llama_cpp_tokens, llama_perplexity as ref_ppl
     from wisparse_gguf.model import load_model
@@ -148,12 +161,19 @@ def reference(model: Path, text: Path, sparse: bool, dtype=None) -> tuple[float,
         lm.model.to(dtype)
     add_bos = gguf_add_bos(model, lm)
     tokens = llama_cpp_tokens(lm, text.read_text(encoding="utf-8"), add_bos)
-    engine = None
-    if sparse:
-        (config,), _ = configs_from_file(model, None)
-        engine = SparseEngine(lm.projections(), config.thresholds, config.col_norms)
-    ppl, _ = ref_ppl(lm, tokens, N_CTX, add_bos, engine, N_CHUNKS, progress=False)
-    return ppl, (engine.measured_sparsity() if engine else {})
+    if not sparse:
+        ppl, _ = ref_ppl(lm, tokens, N_CTX, add_bos, None, N_CHUNKS, progress=False)
+        return [ppl], {}
+    (config,), _ = configs_from_file(model, None)
+    ppls, sparsity = [], {}
+    for e in (0.0, *jitter):
+        thresholds = {name: t * (1 + e) for name, t in config.thresholds.items()}
+        engine = SparseEngine(lm.projections(), thresholds, config.col_norms)
+        ppl, _ = ref_ppl(lm, tokens, N_CTX, add_bos, engine, N_CHUNKS, progress=False)
+        ppls.append(ppl)
+        if e == 0.0:
+            sparsity = engine.measured_sparsity()
+    return ppls, sparsity
 
 
 def read_stats(path: Path) -> dict[str, float]:
@@ -170,11 +190,14 @@ def test_perplexity_and_sparsity_match_reference(sparse_case, lambada_txt, workd
     stats = workdir / f"{sparse_file.stem}.stats.tsv"
     exact = bound <= 0.01
     ppl_llama = llama_perplexity(binary, sparse_file, lambada_txt, stats, *(EXACT_KV if exact else ()))
-    ppl_ref, ref_sparsity = reference(sparse_file, lambada_txt, sparse=True,
-                                      dtype=torch.float64 if exact else None)
-    # A kernel that ignored the mask or mis-read the layout lands 30 % or more away.
-    print(f"{sparse_file.name}: llama.cpp ppl {ppl_llama:.4f}, reference {ppl_ref:.4f}, ratio {ppl_llama / ppl_ref:.4f}")
-    assert abs(ppl_llama / ppl_ref - 1) < bound, f"llama.cpp ppl {ppl_llama:.3f} vs reference {ppl_ref:.3f}"
+    ppl_refs, ref_sparsity = reference(sparse_file, lambada_txt, sparse=True,
+                                       dtype=torch.float64 if exact else None,
+                                       jitter=THRESHOLD_JITTER if exact else ())
+    low, high = min(ppl_refs), max(ppl_refs)
+    print(f"{sparse_file.name}: llama.cpp ppl {ppl_llama:.4f}, reference {ppl_refs[0]:.4f} "
+          f"(with rounding-level threshold changes {low:.4f} .. {high:.4f})")
+    assert low * (1 - bound) < ppl_llama < high * (1 + bound), \
+        f"llama.cpp ppl {ppl_llama:.3f} vs reference {low:.3f} .. {high:.3f} (+-{bound:.0%})"
 
     runtime = read_stats(stats)
     assert set(runtime) == set(ref_sparsity), "the runtime sparsified other tensors than the reference"
@@ -192,7 +215,7 @@ def test_dense_switch_matches_reference_dense(smollm2, workdir, lambada_txt):
                                      "--override-kv", "wisparse.enable=bool:false")
     dense_stock = llama_perplexity(need(STOCK_BIN / "llama-perplexity"), sparse_file, lambada_txt, None)
     assert dense_patched == pytest.approx(dense_stock, rel=1e-4)
-    ppl_ref, _ = reference(sparse_file, lambada_txt, sparse=False)
+    (ppl_ref,), _ = reference(sparse_file, lambada_txt, sparse=False)
     assert abs(dense_patched / ppl_ref - 1) < 0.01
 
 
