@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="llama3-8b")
+    ap.add_argument("--n-layer", type=int, default=None,
+                    help="number of blocks (default: the shape's); fewer make a small file of the same layer shapes")
     ap.add_argument("--outtype", choices=["f32", "f16", "bf16", "q8_0"], default="f16")
     ap.add_argument("--levels", default="0.4,0.5,0.6")
     ap.add_argument("--level", type=float, default=0.5)
@@ -182,6 +185,10 @@ def main() -> None:
     args = ap.parse_args()
 
     shape = SHAPES[args.shape]
+    if args.n_layer is not None:
+        if args.n_layer < 1:
+            ap.error(f"--n-layer must be at least 1, got {args.n_layer}")
+        shape = dataclasses.replace(shape, n_layer=args.n_layer)
     levels = sorted({float(x) for x in args.levels.split(",")} | {args.level})
     qtype = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
              "bf16": gguf.GGMLQuantizationType.BF16, "q8_0": gguf.GGMLQuantizationType.Q8_0}[args.outtype]
