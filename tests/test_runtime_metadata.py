@@ -25,6 +25,7 @@ gguf = pytest.importorskip("gguf")
 DENSE_RE = re.compile(r"wisparse: (.+); running dense")
 ACTIVE_RE = re.compile(r"wisparse: sparse active: .*?(\d+)/(\d+) tensors sparse")
 LEVELS = [0.0, 0.5]
+TINY = 1e-30  # below the score |x_j| * c_j of any nonzero activation of this model
 
 
 def _patched():
@@ -57,9 +58,10 @@ def base():
     reader = gguf.GGUFReader(str(src))
     names = projection_names(reader)
     norms = col_norms(reader, names)
-    # level 0: thresholds 0 (keeps every nonzero input); level 0.5: a rough per-tensor scale,
-    # enough to exercise the sparse path (these tests check the loader, not the quality)
-    thr = np.zeros((len(LEVELS), len(names)), np.float32)
+    # level 0: thresholds TINY (keep every input of a nonzero score, yet run the sparse op: a threshold
+    # of exactly 0 keeps a tensor dense); level 0.5: a rough per-tensor scale, enough to exercise the
+    # sparse path (these tests check the loader, not the quality)
+    thr = np.full((len(LEVELS), len(names)), TINY, np.float32)
     thr[1] = [0.02 * float(np.median(norms[n])) for n in names]
     return {"src": src, "reader": reader, "names": names, "norms": norms, "thr": thr}
 
@@ -230,7 +232,7 @@ def test_stock_runs_file_dense(stock_completion, files, base):
 
 
 def test_sparse_active_level0_matches_dense(completion, files, base):
-    """Thresholds 0 keep every nonzero input. Greedy decode runs the sparse op, whose one-token kernel
+    """Thresholds TINY keep every nonzero input. Greedy decode runs the sparse op, whose one-token kernel
     multiplies with float activations where stock ggml quantizes them to 8 bits, so the text may drift
     after a few tokens; check the op is active and the first tokens agree."""
     r = run_completion(completion, files("valid"), n_predict=4, extra=["--override-kv", "wisparse.level=float:0"])
@@ -247,7 +249,7 @@ def _ppl_values(out: str) -> list[float]:
 
 
 def test_level0_prompt_path_matches_dense(files, base, tmp_path):
-    """Batches of 128 tokens at thresholds 0: the op's GEMM on the channel-major layout keeps every channel, so the
+    """Batches of 128 tokens at thresholds TINY: the op's GEMM on the channel-major layout keeps every channel, so the
     per-chunk perplexities equal the dense ones up to the activations' rounding (the op multiplies float activations,
     stock ggml quantizes them to Q8_1 for this Q4_1 file: 0.3-0.5 % here); a mis-read layout is far off."""
     ppl = find_binary("llama-perplexity")
@@ -271,6 +273,30 @@ def test_level0_prompt_path_matches_dense(files, base, tmp_path):
 PPL_TEXT = ("The town lies on the left bank of the river, a few miles above the point where it joins the sea. "
             "Its harbour was used by fishing boats for centuries, and the old market square is still surrounded "
             "by the merchants' houses built in the seventeenth century. ")
+
+
+def test_threshold0_tensors_stay_dense(completion, files, base):
+    """A tensor whose threshold is exactly 0 has nothing to skip: it keeps the standard layout and the dense
+    kernels; the other tensors run sparse."""
+    names = base["names"]
+    thr = base["thr"].copy()
+    zero = [i for i, n in enumerate(names) if n.endswith("attn_v.weight")]
+    thr[1, zero] = 0.0
+    r = run_completion(completion, files("thr_zero_v", thresholds=thr), env={"GGML_SPARSE_STATS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = ACTIVE_RE.search(r.stderr)
+    assert m, r.stderr[-3000:]
+    assert int(m.group(1)) == len(names) - len(zero) and int(m.group(2)) == len(names)
+    assert re.search(rf"wisparse: {len(zero)} tensor\(s\) have threshold 0 at level 0\.5 .*kept dense", r.stderr)
+    stats = {n for n in re.findall(r"ggml_sparse_stats: (\S+) tokens=", r.stderr)}
+    assert stats == {n for i, n in enumerate(names) if i not in zero}, r.stderr[-3000:]
+
+
+def test_all_thresholds0_run_dense(completion, files, base, dense_text):
+    thr = base["thr"].copy()
+    thr[1] = 0.0
+    r = run_completion(completion, files("thr_zero_all", thresholds=thr))
+    _check_dense(r, dense_text, r"every listed tensor has threshold 0 at level 0\.5 \(nothing to skip\)")
 
 
 def test_sparse_active_level05_runs(completion, files, base):
