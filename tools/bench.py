@@ -93,6 +93,8 @@ def main() -> None:
                 "stock_ts": round(s_ts, 2), "patched_ts": round(p_ts, 2), "ratio": round(p_ts / s_ts, 3),
                 "stock_rss_mb": round(max(stock.peak_rss_mb), 1), "patched_rss_mb": round(max(patched.peak_rss_mb), 1),
                 "rounds": args.rounds, "env": patched_env,
+                "stock_samples": [round(x, 2) for x in stock.tokens_per_s],
+                "patched_samples": [round(x, 2) for x in patched.tokens_per_s],
             }
             results.append(row)
             print(f"{row['model']:<40} {test:>6} t={n_threads}  stock {s_ts:8.2f} t/s  patched {p_ts:8.2f} t/s  "
