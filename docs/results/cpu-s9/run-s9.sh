@@ -28,3 +28,7 @@ done
 $P tools/bench.py /work/big/qwen-ws.gguf --stock build/bin/llama-bench --patched /work/big/bin-base/llama-bench \
    --tests tg64 -t 1 -t 2 --rounds 3 --reps 1 --env LD_LIBRARY_PATH=/work/big/bin-base --json $R/qwen-ws-0.5-base-vs-new.json
 $P tools/bench.py /work/big/qwen-ws.gguf $B --tests tg64 -t 1 --rounds 3 --reps 1 --env LLAMA_WISPARSE_LEVEL=0.5 --json $R/qwen-ws-0.5-t1-again.json
+# the 8B F16 and Q8_0 files on this machine (Q8_0: build-stock/bin/llama-quantize l8b-f16.gguf l8b-q8_0.gguf Q8_0 2)
+for t in f16 q8_0; do
+  $P tools/bench.py /work/big/l8b-$t.gguf $B --tests tg16 -t 1 -t 2 --rounds 2 --reps 1 --env LLAMA_WISPARSE_LEVEL=0.5 --json $R/l8b-$t-0.5.json
+done
