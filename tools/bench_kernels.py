@@ -3,7 +3,9 @@
 
 Runs the op test's micro-benchmark (`test-mul-mat-sparse --bench`) once per weight type and
 shape and prints a markdown table per thread count: the speedup sparse/stock at each sparsity,
-then every measured row (median times, GB/s of both over the bytes each must read).
+then every measured row (median times, GB/s of both over the bytes each must read, and the
+machine's read bandwidth: a plain multi-stream sum of the stock copies by as many threads, run
+right after the op's calls, with the sparse op's share of it).
 
 Shapes are n_in x n_out (ne0 x ne1 of the weight, y = W x with W [n_out, n_in]):
 4096x4096 (attn q, o), 4096x1024 (attn k, v), 4096x14336 (ffn gate, up), 14336x4096 (ffn down).
@@ -29,7 +31,8 @@ SHAPES = ["4096x4096", "4096x1024", "4096x14336", "14336x4096"]
 TYPES = ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"]
 SPARSITIES = ["0", "0.4", "0.5", "0.6", "0.75"]
 COLUMNS = ["type", "n_in", "n_out", "tokens", "threads", "sparsity", "stock us", "sparse us",
-           "speedup", "stock GB/s", "sparse GB/s", "stock MB", "sparse MB", "copies", "best speedup"]
+           "speedup", "stock GB/s", "sparse GB/s", "read GB/s", "sparse/read", "stock MB", "sparse MB", "copies",
+           "best speedup"]
 
 
 def run_case(binary: Path, type_name: str, shape: str, args: argparse.Namespace) -> list[dict[str, str]]:
