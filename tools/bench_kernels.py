@@ -12,8 +12,9 @@ Shapes are n_in x n_out (ne0 x ne1 of the weight, y = W x with W [n_out, n_in]):
 Inside the benchmark each layout's weight is copied until the copies hold --stream-mb MiB (at
 least 2 copies, more than the 32 MiB L3 here), the copies are used round robin so that the
 weights stream from DRAM as in a model, and stock and sparse calls alternate; each figure is
-the median of at least --calls calls. The machines are shared: quote ratios from one run,
-with the command line.
+the median of at least --calls calls. --hugepages puts the copies of both layouts in transparent
+huge pages (fewer TLB misses; in a VM each miss walks two page tables). The machines are
+shared: quote ratios from one run, with the command line.
 
     python tools/bench_kernels.py                      # build/bin/test-mul-mat-sparse (make build)
     python tools/bench_kernels.py --types Q8_0 --shapes 4096x14336 --threads 1
@@ -39,7 +40,13 @@ def run_case(binary: Path, type_name: str, shape: str, args: argparse.Namespace)
     cmd = [str(binary), "--bench", "--types", type_name, "--shapes", shape,
            "--sparsity", ",".join(args.sparsity), "--threads", ",".join(map(str, args.threads)),
            "--tokens", str(args.tokens), "--calls", str(args.calls), "--stream-mb", str(args.stream_mb)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    if args.hugepages:
+        cmd += ["--hugepages", "1"]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = res.stdout
+    for line in res.stderr.splitlines():
+        if "huge pages" in line:
+            print(line, file=sys.stderr)
     rows = []
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -81,6 +88,8 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=40, help="timed calls per side and case, at least")
     ap.add_argument("--stream-mb", type=float, default=256.0,
                     help="MiB of weight copies per layout (round robin, > L3)")
+    ap.add_argument("--hugepages", action="store_true",
+                    help="put the copies (and so the read-bandwidth probe) in transparent huge pages (Linux)")
     args = ap.parse_args()
     if not args.bin.is_file():
         raise SystemExit(f"bench_kernels: {args.bin} is missing; build it first (make build)")
