@@ -14,7 +14,7 @@
 // order. Copies of the weight, together `mb` MiB, are read round robin so that the reads come from DRAM.
 //
 // build: g++ -O2 -march=native -std=c++17 -pthread pattern_probe.cpp -o pattern_probe
-// run:   pattern_probe n_in n_out sparsity threads [streams=8] [dist=4096] [mb=1024] [hugepages=0] [rounds=30]
+// run:   pattern_probe n_in n_out sparsity threads [streams=8] [dist=4096] [mb=1024] [hugepages=0] [rounds=30] [lockstep=0] [skewed=0] [slots=0]
 #include <sys/mman.h>
 #include <algorithm>
 #include <atomic>
@@ -76,6 +76,79 @@ static uint64_t read_runs(const std::vector<run_t> & runs, int streams, size_t d
     return t;
 }
 
+// the op's order instead (lockstep > 0): per block column, passes of 8 active planes read together in tiles of 64 rows
+// (64 bytes of each plane; the 128 header bytes of those rows in a column's last pass), a prefetch cursor `lockstep`
+// tiles ahead across passes and columns (the op's default: 8 tiles, ~4 KiB of weight data). skewed: plane e of a
+// pass is read at tile (j + e*T/8) mod T instead of j, so that the 8 streams sit at different page offsets.
+// The addresses are computed per step from a short list of passes (a list of every line would add its own reads)
+struct pass_t {
+    const uint8_t * planes[8];
+    int             n;
+    const uint8_t * h; // the column's header arrays (its last pass), else null
+};
+
+// slots: the planes of a column go to the passes so that each of the 8 slots (streams) reads consecutive active planes
+// from pass to pass (slot e: active planes e*m .. e*m + m-1 for m passes), instead of pass p = planes 8p .. 8p+7
+static std::vector<pass_t> make_passes(const std::vector<run_t> & runs, int64_t n_out, bool slots) {
+    std::vector<pass_t> passes;
+    for (size_t i = 0; i < runs.size(); ) {
+        const uint8_t * h = runs[i].p; // a column: its header run, then its planes
+        std::vector<const uint8_t *> planes;
+        for (i++; i < runs.size() && runs[i].n == (size_t) n_out; i++) planes.push_back(runs[i].p);
+        if (slots) {
+            // pass p has min(8, n - 8p) planes; slot e takes part in the passes with more than e planes
+            const size_t n = planes.size(), m = (n + 7)/8;
+            std::vector<const uint8_t *> order(n);
+            size_t next = 0;
+            for (size_t e = 0; e < 8; e++) {
+                for (size_t p = 0; p < m; p++) {
+                    if (8*p + e < n) order[8*p + e] = planes[next++];
+                }
+            }
+            planes = order;
+        }
+        for (size_t e0 = 0; e0 < planes.size(); e0 += 8) {
+            pass_t p = {};
+            p.n = (int) (std::min(planes.size(), e0 + 8) - e0);
+            for (int e = 0; e < p.n; e++) p.planes[e] = planes[e0 + e];
+            p.h = e0 + p.n == planes.size() ? h : nullptr;
+            passes.push_back(p);
+        }
+    }
+    return passes;
+}
+
+static uint64_t read_passes(const std::vector<pass_t> & passes, int64_t n_out, int ahead, bool skewed) {
+    const int64_t T = n_out/64;
+    auto off = [&](int e, int64_t j) { return 64*(skewed ? (j + e*T/8) % T : j); };
+    size_t  pk = 0; // prefetch cursor: pass, tile
+    int64_t pj = 0;
+    auto pf_advance = [&]() { if (++pj == T) { pj = 0; pk++; } };
+    for (int i = 0; i < ahead; i++) pf_advance();
+    uint64_t s = 0;
+    for (size_t k = 0; k < passes.size(); k++) {
+        const pass_t & p = passes[k];
+        for (int64_t j = 0; j < T; j++) {
+            if (pk < passes.size()) {
+                const pass_t & q = passes[pk];
+                for (int e = 0; e < q.n; e++) __builtin_prefetch(q.planes[e] + off(e, pj), 0, 3);
+                if (q.h) { __builtin_prefetch(q.h + 128*pj, 0, 3); __builtin_prefetch(q.h + 128*pj + 64, 0, 3); }
+                pf_advance();
+            }
+            for (int e = 0; e < p.n; e++) {
+                const uint64_t * l = (const uint64_t *) (p.planes[e] + off(e, j));
+                s += (l[0] + l[1]) + (l[2] + l[3]) + (l[4] + l[5]) + (l[6] + l[7]);
+            }
+            if (p.h) {
+                const uint64_t * l = (const uint64_t *) (p.h + 128*j);
+                s += (l[0] + l[1]) + (l[2] + l[3]) + (l[4] + l[5]) + (l[6] + l[7]);
+                s += (l[8] + l[9]) + (l[10] + l[11]) + (l[12] + l[13]) + (l[14] + l[15]);
+            }
+        }
+    }
+    return s;
+}
+
 int main(int argc, char ** argv) {
     if (argc < 5) { fprintf(stderr, "usage: %s n_in n_out sparsity threads [streams] [dist] [mb] [hugepages] [rounds]\n", argv[0]); return 1; }
     const int64_t n_in = atoll(argv[1]), n_out = atoll(argv[2]);
@@ -86,6 +159,9 @@ int main(int argc, char ** argv) {
     const double  mb = argc > 7 ? atof(argv[7]) : 1024;
     const bool    huge = argc > 8 && atoi(argv[8]) != 0;
     const int     rounds = argc > 9 ? atoi(argv[9]) : 30;
+    const int     lockstep = argc > 10 ? atoi(argv[10]) : 0; // > 0: the pattern in the op's order, prefetch this many tiles ahead
+    const bool    skewed    = argc > 11 && atoi(argv[11]) != 0; // with lockstep: the planes of a pass at different rows
+    const bool    slots     = argc > 12 && atoi(argv[12]) != 0; // with lockstep: each stream through consecutive active planes
     if (n_in % 32 != 0 || n_out % 64 != 0 || streams < 1 || streams > 64) { fprintf(stderr, "bad arguments\n"); return 1; }
 
     const int64_t n_bc = n_in/32;
@@ -126,6 +202,12 @@ int main(int argc, char ** argv) {
         }
     }
 
+    std::vector<std::vector<std::vector<pass_t>>> lpass(n_copies, std::vector<std::vector<pass_t>>(n_threads));
+    if (lockstep > 0) {
+        for (int i = 0; i < n_copies; i++) for (int t = 0; t < n_threads; t++) lpass[i][t] = make_passes(pat[i][t], n_out, slots);
+    }
+    int job_copy = 0;
+
     // persistent workers (thread 0 is the caller), released per pass by a generation counter, spinning in between
     std::atomic<uint64_t> sink{0};
     std::atomic<int> gen{0}, done{0};
@@ -140,7 +222,7 @@ int main(int argc, char ** argv) {
                 while ((g = gen.load(std::memory_order_acquire)) == seen) {}
                 if (g < 0) return;
                 seen = g;
-                sink += read_runs((*job)[t], job_streams, job_dist);
+                sink += lockstep > 0 && job == &pat[job_copy] ? read_passes(lpass[job_copy][t], n_out, lockstep, skewed) : read_runs((*job)[t], job_streams, job_dist);
                 done.fetch_add(1, std::memory_order_acq_rel);
             }
         });
@@ -148,12 +230,13 @@ int main(int argc, char ** argv) {
     // the sequential read always as the op bench's read probe does it (8 streams, 4 KiB ahead); the pattern's as asked
     auto pass = [&](std::vector<std::vector<std::vector<run_t>>> & w, int i) {
         job = &w[i];
+        job_copy = i;
         job_streams = &w == &seq ? 8    : streams;
         job_dist    = &w == &seq ? 4096 : dist;
         done.store(0);
         const auto t0 = std::chrono::steady_clock::now();
         gen.fetch_add(1, std::memory_order_acq_rel);
-        sink += read_runs(w[i][0], job_streams, job_dist);
+        sink += lockstep > 0 && &w == &pat ? read_passes(lpass[i][0], n_out, lockstep, skewed) : read_runs(w[i][0], job_streams, job_dist);
         while (done.load(std::memory_order_acquire) < n_threads - 1) {}
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
@@ -165,9 +248,9 @@ int main(int argc, char ** argv) {
     }
     const double n = (double) rounds*n_copies;
     const double gb_seq = bytes_pattern/(t_seq/n)/1e9, gb_pat = bytes_pattern/(t_pat/n)/1e9;
-    printf("n_in %lld n_out %lld sparsity %.2f threads %d streams %d dist %zu hugepages %d copies %d: MB read %.1f, "
+    printf("n_in %lld n_out %lld sparsity %.2f threads %d streams %d dist %zu hugepages %d lockstep %d skewed %d slots %d copies %d: MB read %.1f, "
            "sequential %.2f GB/s, pattern %.2f GB/s, pattern/sequential %.3f\n",
-           (long long) n_in, (long long) n_out, sparsity, n_threads, streams, dist, (int) huge, n_copies,
+           (long long) n_in, (long long) n_out, sparsity, n_threads, streams, dist, (int) huge, lockstep, (int) skewed, (int) slots, n_copies,
            bytes_pattern/1e6, gb_seq, gb_pat, gb_pat/gb_seq);
     gen.store(-1, std::memory_order_release);
     for (auto & x : workers) x.join();

@@ -5,6 +5,7 @@ idle() { while [ $(awk '{print ($1 < 0.5)}' /proc/loadavg) -ne 1 ]; do sleep 10;
 run() { idle; echo "[$(date +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)] $($P "$@")"; }
 case ${1:-strategies} in
 compare) ;;
+slots) ;;
 strategies) # n_out 4096 (the 4096x4096 and 14336x4096 cells), sparsity 0.5
     for t in 1 2; do
         for s in 4 8 16 32; do run 4096 4096 0.5 $t $s 4096 1024 0 30; done
@@ -32,5 +33,14 @@ if [ "${1}" = compare ]; then # R rounds: the probe, then the op bench (kernel s
             python3 /work/main/tools/bench_kernels.py --bin $B --types Q8_0 --shapes 4096x14336 14336x4096 4096x4096 \
                 --sparsity 0.5 --threads 1 2 --stream-mb 1024 $([ $h = 1 ] && echo --hugepages) 2>&1 | grep -iE '^\| q8_0 \||sparse/read'
         done
+    done
+fi
+if [ "${1}" = slots ]; then # R rounds: stream order, the op's order (passes of 8 consecutive active planes), slot order
+    for r in $(seq ${R:-3}); do
+        for t in 1 2; do for s in "14336 4096" "4096 4096"; do
+            run $s 0.5 $t 8 4096 1024 0 30 0 0 0
+            run $s 0.5 $t 8 4096 1024 0 30 8 0 0
+            run $s 0.5 $t 8 4096 1024 0 30 8 0 1
+        done; done
     done
 fi
