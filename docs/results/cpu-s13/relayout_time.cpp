@@ -1,4 +1,6 @@
 // time ggml_sparse_relayout of one 8B-shaped weight per type (whole, one thread), and by parts on T threads if PARTS
+// before: g++ -O2 -std=c++17 relayout_time.cpp -I<llama.cpp>/ggml/include -L<old build>/bin -Wl,-rpath,<old build>/bin -lggml-base -pthread -o rl-old
+// after:  the same with -DPARTS and the new build's bin;  run: rl-old 4096 14336;  rl-new 4096 14336 [threads]
 #include "ggml.h"
 #include <chrono>
 #include <cstdio>
