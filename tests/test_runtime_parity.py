@@ -234,3 +234,28 @@ def test_requantized_file_still_runs_sparse(smollm2, workdir, lambada_txt, qtype
                              "--override-kv", "wisparse.enable=bool:false")
     # 0.5 sparsity costs SmolLM2 some perplexity, never a broken model (Q4_K_M: few tensors run sparse)
     assert 0.9 * dense < ppl < 2 * dense, f"{qtype}: sparse ppl {ppl:.2f} vs dense {dense:.2f}"
+
+
+def test_parity_tool_tells_same_runs_from_different_ones(smollm2, workdir, lambada_txt):
+    """tools/parity.py (how far two ways of running a file part): a run against itself parts by nothing, the sparse
+    file against its own dense run by a lot; bad input gets a one-line error."""
+    import json
+
+    sparse_file = attach(smollm2, workdir / "smol-wina.gguf", "wina")
+    tool = [sys.executable, str(ROOT / "tools" / "parity.py"), str(sparse_file),
+            "--bin", str(need(BIN / "llama-perplexity").parent), "--text", str(lambada_txt)]
+    out = workdir / "parity.json"
+    proc = subprocess.run([*tool, "--ctx", "128", "--chunks", "4", "--run", "a=-t 2", "--run", "again=-t 2",
+                           "--run", "dense=LLAMA_WISPARSE_ENABLE=0 -t 2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {row["run"]: row for row in json.loads(out.read_text())["results"]}
+    # llama-perplexity stores the base's log-probabilities in 16 bits: the same run again parts by rounding only,
+    # which flips the top token of a near-tie (~1 position in 256 here)
+    assert abs(rows["again"]["kld"]) < 1e-4 and rows["again"]["same_top"] >= 98.0
+    assert rows["dense"]["env"] == {"LLAMA_WISPARSE_ENABLE": "0"}
+    # SmolLM2 at 0.5 parts from its dense self by a KLD of ~0.36 (docs/RESULTS.md, session 16)
+    assert rows["dense"]["kld"] > 0.05 and rows["dense"]["same_top"] < 90.0
+
+    proc = subprocess.run([*tool, "--run", "a=-t 2"], capture_output=True, text=True)
+    assert proc.returncode != 0 and proc.stderr.strip() == "parity: give at least two --run (the first is the base)"
