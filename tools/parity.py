@@ -83,7 +83,8 @@ def greedy(binary: Path, model: Path, prompt: str, n: int, flags: list[str], env
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     if proc.returncode != 0:
         fail(f"llama-completion {' '.join(flags)} failed (exit {proc.returncode})")
-    return proc.stdout
+    # llama-completion echoes the prompt: keep the continuation
+    return proc.stdout[len(prompt):] if proc.stdout.startswith(prompt) else proc.stdout
 
 
 def common_words(a: str, b: str) -> int:
@@ -105,7 +106,8 @@ def main() -> None:
     ap.add_argument("--ctx", type=int, default=256, help="llama-perplexity -c")
     ap.add_argument("--chunks", type=int, default=16, help="llama-perplexity --chunks")
     ap.add_argument("--dense", action="store_true", help="also the same pairs with LLAMA_WISPARSE_ENABLE=0")
-    ap.add_argument("--greedy", type=int, default=0, metavar="N", help="also N greedy tokens of --prompt per run")
+    ap.add_argument("--greedy", type=int, default=0, metavar="N",
+                    help="also N greedy tokens of --prompt per run (the words the continuations share are counted)")
     ap.add_argument("--prompt", default="The capital of France is")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
