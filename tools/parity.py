@@ -12,11 +12,12 @@ Runs llama-perplexity once per configuration over LAMBADA text (or --text): the 
 again with the sparsity off (LLAMA_WISPARSE_ENABLE=0). Optionally, a greedy continuation of --prompt per configuration.
 Leading KEY=VALUE words of a --run are its environment (GGML_CUDA_SPARSE_FILL=0, LLAMA_WISPARSE_ENABLE=0, ...).
 
-    python tools/parity.py out.gguf --run cpu="-ngl 0 -fa off" --run cpu-fa="-ngl 0 -fa on"
-    python tools/parity.py out.gguf --run cpu="-ngl 0 -fa off" --run gpu="-ngl 99 -fa off" --dense --greedy 32
+    python tools/parity.py out.gguf --run cpu="-fa off" --run cpu-fa="-fa on"
+    python tools/parity.py out.gguf --run cpu="-dev none -fa off" --run gpu="-ngl 99 -fa off" --dense --greedy 32
     python tools/parity.py out.gguf --run sparse="-t 2" --run dense="LLAMA_WISPARSE_ENABLE=0 -t 2"
 
-The first --run is the base. llama-perplexity stores the base's log-probabilities in 16 bits, so a run compared with
+On a GPU build, `-dev none` keeps a run on the CPU (`-ngl 0` alone still offloads large batches). The first --run is
+the base. llama-perplexity stores the base's log-probabilities in 16 bits, so a run compared with
 itself shows a KLD of ~1e-6 and a top-1 agreement just below 100 % (near-ties). Quote the figures with the command line
 that produced them.
 """
