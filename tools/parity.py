@@ -49,6 +49,7 @@ def fail(msg: str) -> None:
 
 
 def run(cmd: list[str], env: dict[str, str], what: str) -> str:
+    print(f"parity: {what} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
@@ -172,8 +173,10 @@ def main() -> None:
                       f"{row['same_top']:6.2f} %  PPL ratio {row['ppl_ratio']:.4f}{greedy_col}", flush=True)
 
     if args.json:
-        args.json.write_text(json.dumps({"model": str(args.model), "ctx": args.ctx, "chunks": args.chunks,
-                                         "results": results}, indent=1))
+        tmp_json = args.json.with_name(args.json.name + ".tmp")
+        tmp_json.write_text(json.dumps({"model": str(args.model), "ctx": args.ctx, "chunks": args.chunks,
+                                        "results": results}, indent=1))
+        tmp_json.replace(args.json)
 
 
 if __name__ == "__main__":
