@@ -107,6 +107,15 @@ def attach(smollm2: Path, out: Path, method: str) -> Path:
 
 def requantize(src: Path, out: Path, qtype: str) -> Path:
     if not out.exists():
+        # llama-quantize reports a full disk only as "basic_ios::clear: iostream error": say it here
+        import shutil
+
+        import gguf
+
+        need_bytes = sum(int(t.n_elements) for t in gguf.GGUFReader(src).tensors)*(4 if qtype == "F32" else 2)
+        free = shutil.disk_usage(out.parent).free
+        assert free > need_bytes, (f"{free/1e9:.1f} GB free on the disk of {out.parent}; "
+                                   f"the {qtype} copy needs up to {need_bytes/1e9:.1f} GB")
         proc = subprocess.run([str(need(BIN / "llama-quantize")), "--allow-requantize", str(src), str(out), qtype],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
