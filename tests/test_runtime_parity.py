@@ -24,12 +24,15 @@ F16; that is far more noise, hence the looser bounds there (docs/RESULTS.md).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import gguf
 import pytest
 import torch
 
@@ -79,9 +82,6 @@ def mixed_plan(model: Path, out: Path) -> Path:
     Parity must hold for per-tensor thresholds that differ; the searched plan itself is
     tested in tests/test_search.py (the search is too slow to run again here).
     """
-    import gguf
-    import json
-
     from wisparse_gguf.arch import PROJECTIONS, gguf_name
     from wisparse_gguf.search import PLAN_FORMAT
 
@@ -108,10 +108,6 @@ def attach(smollm2: Path, out: Path, method: str) -> Path:
 def requantize(src: Path, out: Path, qtype: str) -> Path:
     if not out.exists():
         # llama-quantize reports a full disk only as "basic_ios::clear: iostream error": say it here
-        import shutil
-
-        import gguf
-
         need_bytes = sum(int(t.n_elements) for t in gguf.GGUFReader(src).tensors)*(4 if qtype == "F32" else 2)
         free = shutil.disk_usage(out.parent).free
         assert free > need_bytes, (f"{free/1e9:.1f} GB free on the disk of {out.parent}; "
@@ -248,8 +244,6 @@ def test_requantized_file_still_runs_sparse(smollm2, workdir, lambada_txt, qtype
 def test_parity_tool_tells_same_runs_from_different_ones(smollm2, workdir, lambada_txt):
     """tools/parity.py (how far two ways of running a file part): a run against itself parts by nothing, the sparse
     file against its own dense run by a lot; bad input gets a one-line error."""
-    import json
-
     sparse_file = attach(smollm2, workdir / "smol-wina.gguf", "wina")
     tool = [sys.executable, str(ROOT / "tools" / "parity.py"), str(sparse_file),
             "--bin", str(need(BIN / "llama-perplexity").parent), "--text", str(lambada_txt)]
