@@ -249,9 +249,13 @@ def test_parity_tool_tells_same_runs_from_different_ones(smollm2, workdir, lamba
             "--bin", str(need(BIN / "llama-perplexity").parent), "--text", str(lambada_txt)]
     out = workdir / "parity.json"
     proc = subprocess.run([*tool, "--ctx", "128", "--chunks", "4", "--run", "a=-t 2", "--run", "again=-t 2",
-                           "--run", "dense=LLAMA_WISPARSE_ENABLE=0 -t 2", "--json", str(out)],
+                           "--run", "dense=LLAMA_WISPARSE_ENABLE=0 -t 2", "--json", str(out),
+                           "--check", "again:dense:1", "--check", "dense:again:2"],
                           capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the second check fails (the dense run parts by far more than twice the rerun): exit status 1, the results written
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == "parity: 1 of 2 checks failed", \
+        proc.stderr[-2000:]
+    assert "check passed: KLD of again " in proc.stdout and "check failed: KLD of dense " in proc.stdout
     rows = {row["run"]: row for row in json.loads(out.read_text())["results"]}
     # llama-perplexity stores the base's log-probabilities in 16 bits: the same run again parts by rounding only,
     # which flips the top token of a near-tie (~1 position in 256 here)

@@ -15,6 +15,12 @@ Leading KEY=VALUE words of a --run are its environment (GGML_CUDA_SPARSE_FILL=0,
     python tools/parity.py out.gguf --run cpu="-fa off" --run cpu-fa="-fa on"
     python tools/parity.py out.gguf --run cpu="-dev none -fa off" --run gpu="-ngl 99 -fa off" --dense --greedy 32
     python tools/parity.py out.gguf --run sparse="-t 2" --run dense="LLAMA_WISPARSE_ENABLE=0 -t 2"
+    python tools/parity.py out.gguf --run cpu="-dev none -fa off" --run cpu-fa="-dev none -fa on" \
+        --run gpu="-ngl 99 -fa off" --check gpu:cpu-fa:1.25
+
+--check RUN:REF[:FACTOR] makes it a test (exit status 1 when it fails): the sparse file's KLD of RUN against the base
+may be at most FACTOR (default 1.25) times that of REF, another run against the same base. With REF a rounding-only
+switch of the base's backend, this is what "the GPU decodes as the CPU does" can mean for a sparse file.
 
 On a GPU build, `-dev none` keeps a run on the CPU (`-ngl 0` alone still offloads large batches). The first --run is
 the base. llama-perplexity stores the base's log-probabilities in 16 bits, so a run compared with
@@ -80,6 +86,32 @@ def parse_runs(specs: list[str]) -> list[tuple[str, dict[str, str], list[str]]]:
     return runs
 
 
+def parse_check(spec: str, names: list[str]) -> tuple[str, str, float]:
+    """RUN:REF[:FACTOR] -> (RUN, REF, FACTOR); RUN and REF are runs other than the base (names[0])."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        fail(f"--check wants RUN:REF[:FACTOR], got {spec!r}")
+    try:
+        factor = float(parts[2]) if len(parts) == 3 else 1.25
+    except ValueError:
+        fail(f"--check factor is not a number: {parts[2]!r}")
+    if not factor > 0:
+        fail(f"--check factor must be > 0, got {factor:g}")
+    for name in parts[:2]:
+        if name not in names[1:]:
+            fail(f"--check names {name!r}, which is not a --run other than the base {names[0]!r}")
+    return parts[0], parts[1], factor
+
+
+def check(results: list[dict], run_name: str, ref_name: str, factor: float) -> tuple[bool, str]:
+    """The sparse rows' KLD of run_name against factor times that of ref_name: (passed, a one-line verdict)."""
+    kld = {r["run"]: r["kld"] for r in results if r["mode"] == "sparse"}
+    ok = kld[run_name] <= factor*kld[ref_name]
+    rel = kld[run_name]/kld[ref_name] if kld[ref_name] > 0 else float("inf")
+    return ok, (f"check {'passed' if ok else 'failed'}: KLD of {run_name} {kld[run_name]:.6f} = {rel:.3f} x that of "
+                f"{ref_name} {kld[ref_name]:.6f} (at most {factor:g} x)")
+
+
 def greedy(binary: Path, model: Path, prompt: str, n: int, flags: list[str], env: dict[str, str]) -> str:
     cmd = [str(binary), "-m", str(model), "-no-cnv", "-p", prompt, "-n", str(n), "--temp", "0", *flags]
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
@@ -112,9 +144,12 @@ def main() -> None:
                     help="also N greedy tokens of --prompt per run (the words the continuations share are counted)")
     ap.add_argument("--prompt", default="The capital of France is")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--check", action="append", default=[], metavar="RUN:REF[:FACTOR]",
+                    help="fail unless the sparse KLD of RUN is at most FACTOR (1.25) times that of REF")
     args = ap.parse_args()
 
     runs = parse_runs(args.run)
+    checks = [parse_check(spec, [name for name, _, _ in runs]) for spec in args.check]
     if not args.model.is_file():
         fail(f"no such model file: {args.model}")
     ppl_bin = args.bin / "llama-perplexity"
@@ -177,6 +212,14 @@ def main() -> None:
         tmp_json.write_text(json.dumps({"model": str(args.model), "ctx": args.ctx, "chunks": args.chunks,
                                         "results": results}, indent=1))
         tmp_json.replace(args.json)
+
+    failed = 0
+    for run_name, ref_name, factor in checks:
+        ok, line = check(results, run_name, ref_name, factor)
+        print(line, flush=True)
+        failed += not ok
+    if failed:
+        fail(f"{failed} of {len(checks)} checks failed")
 
 
 if __name__ == "__main__":

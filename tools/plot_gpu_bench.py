@@ -4,7 +4,8 @@
 The log is the one the H200 runners write (docs/results/h200-session15/final/bench.log): per benchmark a header
 `### <type> <layers> stock|sparse <level>[ [SWITCH=..]][ again]: env ...` and llama-bench's markdown table. Ratios pair
 each sparse run with the stock run of its round (the "again" runs with the stock "again" run); runs with a switch in
-brackets are left out.
+brackets are left out. `--switch TYPE=SWITCH` takes the sparse runs of TYPE with that switch instead of those without
+one (where the build's default for TYPE was an experiment and SWITCH selects the code that is on main).
 
     python tools/plot_gpu_bench.py docs/results/h200-session15/final/bench.log -o docs/results/h200-session15/ratio.png
 """
@@ -26,15 +27,19 @@ GOALS = {("f16", 0.5, "tg128"): 1.6, ("q8_0", 0.5, "tg128"): 1.6, ("q4_k_m", 0.5
 FLOOR = 0.9  # level 0 (tg128) and every pp512
 
 
-def parse(path: Path) -> dict:
-    """{(type, round): {"stock": {test: t/s}, level: {test: t/s}}} of the runs without a switch."""
+def parse(path: Path, switch_of: dict[str, str] | None = None) -> dict:
+    """{(type, round): {"stock": {test: t/s}, level: {test: t/s}}} of the runs without a switch; for a type in switch_of
+    (type -> switch), its sparse runs with that switch instead."""
+    switch_of = switch_of or {}
     runs: dict = defaultdict(dict)
     key = None
     for line in path.read_text().splitlines():
         m = HEADER.match(line)
         if m:
             typ, _, what, level, switch, again = m.groups()
-            key = None if switch else ((typ, 1 if again else 0), "stock" if what == "stock" else float(level))
+            switch = switch.strip()[1:-1] if switch else None
+            want = switch_of.get(typ) if what != "stock" else None
+            key = None if switch != want else ((typ, 1 if again else 0), "stock" if what == "stock" else float(level))
             continue
         m = ROW.search(line)
         if m and key is not None:
@@ -47,10 +52,18 @@ def main() -> None:
     ap.add_argument("log", type=Path)
     ap.add_argument("-o", "--out", type=Path, required=True, help="the picture (.png, .svg)")
     ap.add_argument("--title", default="Llama-3.1-8B shape, random weights, H200: llama-bench, patched sparse / stock")
+    ap.add_argument("--switch", action="append", default=[], metavar="TYPE=SWITCH",
+                    help="the sparse runs of TYPE are those with [SWITCH] (e.g. q4_k_m=GGML_CUDA_SPARSE_KQW=0)")
     args = ap.parse_args()
     if not args.log.is_file():
         raise SystemExit(f"plot_gpu_bench: no such log: {args.log}")
-    runs = parse(args.log)
+    switch_of = {}
+    for spec in args.switch:
+        typ, sep, switch = spec.partition("=")
+        if not sep or not typ or not switch:
+            raise SystemExit(f"plot_gpu_bench: --switch wants TYPE=SWITCH, got {spec!r}")
+        switch_of[typ] = switch
+    runs = parse(args.log, switch_of)
     if not runs:
         raise SystemExit(f"plot_gpu_bench: no benchmark headers in {args.log}")
 
