@@ -107,7 +107,7 @@ def check(results: list[dict], run_name: str, ref_name: str, factor: float) -> t
     """The sparse rows' KLD of run_name against factor times that of ref_name: (passed, a one-line verdict)."""
     kld = {r["run"]: r["kld"] for r in results if r["mode"] == "sparse"}
     ok = kld[run_name] <= factor*kld[ref_name]
-    rel = kld[run_name]/kld[ref_name] if kld[ref_name] > 0 else float("inf")
+    rel = kld[run_name]/kld[ref_name] if kld[ref_name] > 0 else 1.0 if kld[run_name] == 0 else float("inf")
     return ok, (f"check {'passed' if ok else 'failed'}: KLD of {run_name} {kld[run_name]:.6f} = {rel:.3f} x that of "
                 f"{ref_name} {kld[ref_name]:.6f} (at most {factor:g} x)")
 
