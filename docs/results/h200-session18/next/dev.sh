@@ -4,7 +4,10 @@
 # off. With no switch set the kernels are master's. Switches:
 #   GGML_CUDA_SPARSE_KQ8_ROWS=N  the most rows of the 8-row-per-lane K-quant kernel (default 4096; 0: 16 rows everywhere)
 #   GGML_CUDA_SPARSE_KQ16_IN=N   16 rows per lane also for up to 4096 rows once n_in >= N (ffn_down: 14336)
-#   GGML_CUDA_SPARSE_EXP=1       the K-quant kernel's amax per column by one redux.sync (same value, fewer shuffles)
+#   GGML_CUDA_SPARSE_EXP=bits    1 the K-quant kernel's amax per column by one redux.sync (same value, fewer
+#                                shuffles); 2 its scaling's int -> float conversions (3 per row and segment end) by
+#                                the mantissa trick instead of I2F, which runs at a quarter of the FP32 rate (same
+#                                values); session 18's timing switch put the scaling at ~25 % of the gate/up op
 #   GGML_CUDA_SPARSE_KQ_ALT=bits one block per multiprocessor (up to 255 registers) for the one-token K-quant kernels:
 #                                1 the 16-row kernel with 4 quads per batch (default 2), 2 the same with 2, 4 the
 #                                8-row kernel with 8 quads per batch (default 4): more bytes in flight per lane
@@ -75,7 +78,7 @@ main)
     python3 -c 'import gguf, tqdm, yaml' 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile --target $W/site $W/repo/$D/whl/*.whl
     export PYTHONPATH=$W/site
     Q4=$M/l8b8-q4_k_m.gguf
-    ( tbo kq 'type_a=\[?q[456]_K'; tbo kq-alt5 'type_a=\[?q[456]_K' GGML_CUDA_SPARSE_KQ_ALT=5 ) & T1=$!
+    ( tbo kq 'type_a=\[?q[456]_K'; tbo kq-alt5-exp3 'type_a=\[?q[456]_K' GGML_CUDA_SPARSE_KQ_ALT=5 GGML_CUDA_SPARSE_EXP=3 ) & T1=$!
     gen l8b8-f16.gguf "--n-layer 8"
     $BP/llama-quantize $M/l8b8-f16.gguf $Q4 Q4_K_M 16 > $W/log/quant.log 2>&1
     log "quantize rc=$?"
@@ -93,6 +96,7 @@ main)
     # 2. the switches
     perf def "q4_K|q6_K" 1 ""
     perf exp1 "q4_K|q6_K" 1 "" GGML_CUDA_SPARSE_EXP=1
+    perf exp2 "q4_K|q5_K|q6_K" 1 "" GGML_CUDA_SPARSE_EXP=2
     perf kq16 "q4_K" 1 "" GGML_CUDA_SPARSE_KQ16_IN=8192
     perf alt1 "q4_K|q6_K" 1 "" GGML_CUDA_SPARSE_KQ_ALT=1
     perf alt4 "q4_K|q6_K" 1 "" GGML_CUDA_SPARSE_KQ_ALT=4
@@ -102,8 +106,10 @@ main)
     for r in 1 2 3; do
         bench "q4_k_m 8L 0.5 default" $Q4 $L5
         bench "q4_k_m 8L 0.5 exp1" $Q4 $L5 GGML_CUDA_SPARSE_EXP=1
+        bench "q4_k_m 8L 0.5 exp2" $Q4 $L5 GGML_CUDA_SPARSE_EXP=2
+        bench "q4_k_m 8L 0.5 exp3" $Q4 $L5 GGML_CUDA_SPARSE_EXP=3
         bench "q4_k_m 8L 0.5 kq16-in" $Q4 $L5 GGML_CUDA_SPARSE_KQ16_IN=8192
-        bench "q4_k_m 8L 0.5 exp1 kq16-in" $Q4 $L5 GGML_CUDA_SPARSE_EXP=1 GGML_CUDA_SPARSE_KQ16_IN=8192
+        bench "q4_k_m 8L 0.5 exp3 kq16-in" $Q4 $L5 GGML_CUDA_SPARSE_EXP=3 GGML_CUDA_SPARSE_KQ16_IN=8192
         bench "q4_k_m 8L 0.5 dense attn_output" $Q4 $L5 $DN=attn_output
         bench "q4_k_m 8L 0.5 dense ffn_down:q4_K" $Q4 $L5 $DN=ffn_down:q4_K
         bench "q4_k_m 8L 0.5 dense attn_v:q6_K" $Q4 $L5 $DN=attn_v:q6_K
