@@ -6,8 +6,8 @@
 #   GGML_CUDA_SPARSE_KQ16_IN=N   16 rows per lane also for up to 4096 rows once n_in >= N (ffn_down: 14336)
 #   GGML_CUDA_SPARSE_EXP=bits    1 the K-quant kernel's amax per column by one redux.sync (same value, fewer
 #                                shuffles); 2 its scaling's int -> float conversions (3 per row and segment end) by
-#                                the mantissa trick instead of I2F, which runs at a quarter of the FP32 rate (same
-#                                values); session 18's timing switch put the scaling at ~25 % of the gate/up op
+#                                the mantissa trick instead of I2FP.F32 (conversion rate not verified; same values);
+#                                session 18's timing switch put the scaling at ~25 % of the gate/up op
 #   GGML_CUDA_SPARSE_KQ_ALT=bits one block per multiprocessor (up to 255 registers) for the one-token K-quant kernels:
 #                                1 the 16-row kernel with 4 quads per batch (default 2), 2 the same with 2, 4 the
 #                                8-row kernel with 8 quads per batch (default 4): more bytes in flight per lane
