@@ -13,7 +13,7 @@
 #                                8-row kernel with 8 quads per batch (default 4): more bytes in flight per lane
 #   LLAMA_WISPARSE_DENSE=role[:type],...  those projections stay dense at load (stock's kernels): per projection, is
 #                                the sparse launch faster than the dense one inside the model? (session 15's ncu:
-#                                attn_output 13.5 us sparse vs ~8 dense, ffn_down Q4_K 23.7 vs ~18)
+#                                attn_output 13.5 us sparse, stock's dense q launch of that shape 8.2; Q6_K attn_v 11.2 vs 5.3)
 # 1. triage of session 18's failure: Q6_K 4096x14336 with 16 rows per lane in test-backend-ops perf (a run of three
 #    fused copies of the op, CUDA graph) gave "unspecified launch failure"; here with clusters off, graphs off, and
 #    under memcheck; and the new eval case (three fused 4352x14336 ops) with and without KQ8_ROWS=0;
